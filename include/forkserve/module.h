@@ -1,0 +1,96 @@
+/* forkserve handler module ABI.
+ *
+ * Only C types cross the dlopen() boundary. A module exports one function,
+ * forkserve_module_v1, returning a static descriptor; the server checks the
+ * magic, ABI major and size before using anything else in it. C++ handler
+ * authors never fill this in by hand: FORKSERVE_EXPORT_HANDLER in export.hpp
+ * builds it from a handler class.
+ */
+#ifndef FORKSERVE_MODULE_H
+#define FORKSERVE_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FORKSERVE_MODULE_MAGIC 0x666b7376u /* "fksv" */
+#define FORKSERVE_ABI_MAJOR 1             /* bumped on any incompatible change */
+#define FORKSERVE_ABI_MINOR 0             /* bumped when fields are appended */
+#define FORKSERVE_MODULE_SYMBOL "forkserve_module_v1"
+
+/* Return codes of the server callbacks and of handle(). */
+#define FORKSERVE_OK 0
+#define FORKSERVE_FAILED (-1)
+
+/* A byte string that is not NUL-terminated. */
+typedef struct forkserve_str {
+  const char* data;
+  size_t size;
+} forkserve_str;
+
+typedef struct forkserve_pair {
+  forkserve_str name;
+  forkserve_str value;
+} forkserve_pair;
+
+/* What the server hands to handle(): the environ and the calls that make up
+ * the response. Every call takes `server` as its first argument. Calls that
+ * return int give FORKSERVE_OK or FORKSERVE_FAILED; after a failure,
+ * last_error() says why (valid until the next call). */
+typedef struct forkserve_request {
+  /* CGI/PEP 3333 variables, sorted by name, unique. */
+  const forkserve_pair* environ;
+  size_t environ_count;
+  void* server;
+
+  /* Request body: bytes read (> 0), 0 at the end of the body, -1 on error
+   * (timeout, client gone). Never reads past CONTENT_LENGTH. */
+  long long (*read_input)(void* server, char* buffer, size_t size);
+  /* One message to the server's error log. */
+  void (*log_error)(void* server, const char* message, size_t size);
+  /* Records status and headers; nothing is sent until body bytes arrive or
+   * the handler returns. `replace` != 0 allows a second call (WSGI's
+   * exc_info) as long as nothing has been sent. */
+  int (*start_response)(void* server, forkserve_str status, const forkserve_pair* headers,
+                        size_t header_count, int replace);
+  /* Tells the server the body's total size before the first write, so it can
+   * send Content-Length. */
+  int (*set_content_length)(void* server, unsigned long long length);
+  int (*write)(void* server, const char* data, size_t size);
+  /* Sends `length` bytes of `fd` from `offset` (sendfile); fd stays the
+   * caller's. */
+  int (*send_file)(void* server, int fd, long long offset, unsigned long long length);
+  /* 1 once the status line has gone out (WSGI's "headers sent"). */
+  int (*headers_sent)(void* server);
+  const char* (*last_error)(void* server);
+} forkserve_request;
+
+typedef struct forkserve_module {
+  uint32_t magic;      /* FORKSERVE_MODULE_MAGIC */
+  uint16_t abi_major;  /* FORKSERVE_ABI_MAJOR the module was built with */
+  uint16_t abi_minor;
+  uint32_t size;       /* sizeof(forkserve_module) as the module saw it */
+  const char* name;
+  /* Parent, once, before listening. `arg` is the text after ':' in
+   * --handler PATH.so:ARG ("" if none). Non-zero fails start-up; the reason
+   * goes in `error` (NUL-terminated, at most error_size bytes). */
+  int (*init)(const char* arg, char* error, size_t error_size);
+  /* Child, right after fork(), before the request is read. May be NULL. */
+  void (*post_fork)(void);
+  /* Child, once per connection. Non-zero means the handler failed; the
+   * reason was already passed to log_error. */
+  int (*handle)(const forkserve_request* request);
+  /* Parent, at exit. May be NULL. */
+  void (*fini)(void);
+} forkserve_module;
+
+typedef const forkserve_module* (*forkserve_module_entry)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FORKSERVE_MODULE_H */

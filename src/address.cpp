@@ -1,0 +1,55 @@
+#include "address.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+namespace forkserve {
+
+Endpoint to_endpoint(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (address.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    ::inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
+    return {text, ntohs(v4.sin_port)};
+  }
+  if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) {
+      ::inet_ntop(AF_INET, &v6.sin6_addr.s6_addr[12], text, sizeof text);
+    } else {
+      ::inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
+    }
+    return {text, ntohs(v6.sin6_port)};
+  }
+  return {"unknown", 0};
+}
+
+std::string to_string(const Endpoint& endpoint) {
+  bool v6 = endpoint.host.find(':') != std::string::npos;
+  std::string out = v6 ? "[" + endpoint.host + "]" : endpoint.host;
+  return out + ":" + std::to_string(endpoint.port);
+}
+
+std::optional<sockaddr_storage> make_address(std::string_view host, std::uint16_t port, socklen_t& length) {
+  std::string text(host);
+  sockaddr_storage address{};
+  auto& v4 = reinterpret_cast<sockaddr_in&>(address);
+  auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
+  if (::inet_pton(AF_INET, text.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(port);
+    length = sizeof v4;
+    return address;
+  }
+  if (::inet_pton(AF_INET6, text.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(port);
+    length = sizeof v6;
+    return address;
+  }
+  return std::nullopt;
+}
+
+}  // namespace forkserve

@@ -1,0 +1,221 @@
+#include "child.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "environ.hpp"
+#include "http/request_parser.hpp"
+#include "log.hpp"
+#include "response_writer.hpp"
+
+namespace forkserve {
+namespace {
+
+// How long a finished child keeps draining what the client still sends, so
+// that closing with unread data does not turn into an RST that destroys the
+// response in flight (the "lingering close" of RFC 9112 §9.6).
+constexpr auto kLingerTime = std::chrono::seconds(2);
+
+// Everything the callbacks of forkserve_request need; `server` points here.
+struct RequestContext {
+  int fd;
+  std::string_view context;        // "GET /x HTTP/1.1" from 1.2.3.4, for error messages
+  std::string_view body_buffered;  // body bytes that arrived with the head
+  unsigned long long body_left;    // still to be read from the socket
+  Deadline body_deadline;
+  ResponseWriter writer;
+  int client_error = 0;  // 408 when the body timed out, so the answer is not a 500
+  std::string last_error;
+
+  void log(std::string_view message) const {
+    log_error(std::string(context).append(": ").append(message));
+  }
+};
+
+RequestContext& self(void* server) { return *static_cast<RequestContext*>(server); }
+
+int report(RequestContext& ctx, bool ok) {
+  if (ok) return FORKSERVE_OK;
+  ctx.last_error = ctx.writer.error();
+  return FORKSERVE_FAILED;
+}
+
+long long read_input(void* server, char* buffer, std::size_t size) {
+  RequestContext& ctx = self(server);
+  if (size == 0) return 0;
+  if (!ctx.body_buffered.empty()) {
+    std::size_t n = std::min(size, ctx.body_buffered.size());
+    std::memcpy(buffer, ctx.body_buffered.data(), n);
+    ctx.body_buffered.remove_prefix(n);
+    return static_cast<long long>(n);
+  }
+  if (ctx.body_left == 0) return 0;
+  std::size_t want = static_cast<std::size_t>(std::min<unsigned long long>(size, ctx.body_left));
+  IoResult result = read_some(ctx.fd, {buffer, want}, ctx.body_deadline);
+  if (result.status == IoStatus::Ok) {
+    ctx.body_left -= result.bytes;
+    return static_cast<long long>(result.bytes);
+  }
+  if (result.status == IoStatus::TimedOut) {
+    ctx.client_error = 408;
+    ctx.last_error = "request body timeout";
+  } else {
+    ctx.client_error = 400;
+    ctx.last_error = "client closed the connection before the end of the body";
+  }
+  return -1;
+}
+
+void log_from_handler(void* server, const char* message, std::size_t size) {
+  self(server).log(std::string("handler: ").append(message, size));
+}
+
+int start_response(void* server, forkserve_str status, const forkserve_pair* headers, std::size_t count,
+                   int replace) {
+  RequestContext& ctx = self(server);
+  std::vector<http::OwnedHeader> owned;
+  owned.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    owned.push_back({std::string(headers[i].name.data, headers[i].name.size),
+                     std::string(headers[i].value.data, headers[i].value.size)});
+  }
+  return report(ctx, ctx.writer.start({status.data, status.size}, std::move(owned), replace != 0));
+}
+
+int set_content_length(void* server, unsigned long long length) {
+  return report(self(server), self(server).writer.set_content_length(length));
+}
+
+int write_body(void* server, const char* data, std::size_t size) {
+  return report(self(server), self(server).writer.write({data, size}));
+}
+
+int send_file(void* server, int fd, long long offset, unsigned long long length) {
+  return report(self(server), self(server).writer.send_file(fd, static_cast<off_t>(offset), length));
+}
+
+int headers_sent(void* server) { return self(server).writer.head_sent() ? 1 : 0; }
+
+const char* last_error(void* server) { return self(server).last_error.c_str(); }
+
+// The first line of whatever arrived, for logging requests that did not parse.
+std::string_view first_line(std::string_view received) {
+  std::string_view line = received.substr(0, std::min<std::size_t>(received.find('\n'), 1024));
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+void linger_and_close(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  Deadline until = Clock::now() + kLingerTime;
+  char sink[4096];
+  while (read_some(fd, sink, until).status == IoStatus::Ok) {
+  }
+}
+
+}  // namespace
+
+int serve_connection(const Connection& connection, const Config& config, const forkserve_module& module,
+                     int access_log_fd) {
+  UniqueFd socket_fd(connection.fd);
+  if (module.post_fork) module.post_fork();
+  std::time_t started = std::time(nullptr);
+  set_nonblocking(connection.fd);
+
+  ConnectionInfo info{to_endpoint(connection.peer), {}};
+  sockaddr_storage local{};
+  socklen_t local_length = sizeof local;
+  if (::getsockname(connection.fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
+    info.local = to_endpoint(local);
+  }
+
+  // Read until the head is complete, the head deadline passes or a limit is hit.
+  http::Limits limits;
+  std::vector<char> buffer(limits.max_header_bytes + 1);
+  std::size_t received = 0;
+  Deadline head_deadline = connection.accepted_at + std::chrono::seconds(config.header_timeout);
+  http::ParseResult parsed;
+  int early_status = 0;
+  const char* early_reason = "";
+  while (parsed.status == http::ParseStatus::Incomplete) {
+    IoResult result = read_some(connection.fd, {buffer.data() + received, buffer.size() - received}, head_deadline);
+    if (result.status == IoStatus::TimedOut) {
+      early_status = 408;
+      early_reason = "the request head did not arrive in time";
+      break;
+    }
+    if (result.status != IoStatus::Ok) return 0;  // gone before a full request: nobody to answer
+    bool new_line = std::memchr(buffer.data() + received, '\n', result.bytes) != nullptr;
+    received += result.bytes;
+    // The head can only end at a '\n', so a trickle of other bytes is not re-parsed.
+    if (new_line || received == buffer.size()) parsed = http::parse_request_head({buffer.data(), received}, limits);
+  }
+  std::string_view received_view(buffer.data(), received);
+
+  bool head_only = parsed.status == http::ParseStatus::Complete && parsed.head.method == "HEAD";
+  std::string_view request_line =
+      parsed.status == http::ParseStatus::Complete ? parsed.head.request_line : first_line(received_view);
+  std::string context = "\"";
+  context.append(request_line.substr(0, 200)).append("\" from ").append(info.remote.host);
+  for (char& c : context) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // no forged error-log lines
+  }
+
+  RequestContext ctx{connection.fd, context, {}, 0, {}, ResponseWriter(connection.fd, head_only,
+                     std::chrono::seconds(config.write_timeout)), 0, {}};
+
+  if (early_status == 0 && parsed.status == http::ParseStatus::Error) {
+    early_status = parsed.error_status;
+    early_reason = parsed.reason.data();
+  }
+  EnvironResult environ;
+  if (early_status == 0) {
+    const http::RequestHead& head = parsed.head;
+    if (head.content_length.value_or(0) > config.max_body_bytes) {
+      early_status = 413;
+      early_reason = "the request body is larger than the server accepts";
+    } else {
+      environ = build_environ(head, info);
+      early_status = environ.error_status;
+      early_reason = environ.reason.data();
+    }
+  }
+
+  if (early_status != 0) {
+    ctx.writer.fail(early_status, early_reason);
+  } else {
+    unsigned long long body_length = parsed.head.content_length.value_or(0);
+    std::string_view after_head = received_view.substr(parsed.head_length);
+    ctx.body_buffered = after_head.substr(0, std::min<unsigned long long>(after_head.size(), body_length));
+    ctx.body_left = body_length - ctx.body_buffered.size();
+    ctx.body_deadline = Clock::now() + std::chrono::seconds(config.body_timeout);
+
+    std::vector<forkserve_pair> pairs;
+    pairs.reserve(environ.variables.size());
+    for (const auto& [name, value] : environ.variables) {
+      pairs.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
+    }
+    forkserve_request request{pairs.data(), pairs.size(),  &ctx,         &read_input,   &log_from_handler,
+                              &start_response, &set_content_length, &write_body, &send_file, &headers_sent,
+                              &last_error};
+    if (module.handle(&request) != FORKSERVE_OK) {
+      ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
+    } else if (!ctx.writer.finish()) {
+      ctx.log(ctx.writer.error());
+      ctx.writer.fail(500, "");
+    }
+  }
+
+  write_line(access_log_fd, format_access_line({info.remote.host, started, request_line, ctx.writer.status(),
+                                                ctx.writer.body_bytes()}));
+  if (!ctx.writer.aborted()) linger_and_close(connection.fd);
+  return 0;
+}
+
+}  // namespace forkserve

@@ -1,0 +1,23 @@
+// One connection, one request: everything a child does between fork() and _exit().
+#pragma once
+
+#include <forkserve/module.h>
+#include <sys/socket.h>
+
+#include "config.hpp"
+#include "io.hpp"
+
+namespace forkserve {
+
+struct Connection {
+  int fd = -1;  // the accepted socket; the child owns it
+  sockaddr_storage peer{};
+  Deadline accepted_at{};
+};
+
+// Reads and parses the request, calls the handler, writes the response, logs
+// one access line and closes. Returns the child's exit status.
+int serve_connection(const Connection& connection, const Config& config, const forkserve_module& module,
+                     int access_log_fd);
+
+}  // namespace forkserve

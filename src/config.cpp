@@ -1,0 +1,185 @@
+#include "config.hpp"
+
+#include <getopt.h>
+#include <sys/stat.h>
+
+#include <charconv>
+#include <iterator>
+#include <optional>
+
+#include "address.hpp"
+
+namespace forkserve {
+namespace {
+
+// Returns an error message, or an empty string when the value was taken.
+using Apply = std::string (*)(Config&, std::string_view value);
+
+struct Option {
+  const char* name;
+  const char* metavar;  // nullptr: a flag without an argument
+  const char* default_text;
+  const char* help;
+  Apply apply;
+};
+
+template <typename Int>
+std::optional<Int> to_int(std::string_view text, Int min, Int max) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < min || value > max) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::string quoted(std::string_view v) { return "'" + std::string(v) + "'"; }
+
+template <typename Int>
+std::string set_int(Int& field, std::string_view value, Int min, Int max, const char* what) {
+  auto parsed = to_int<Int>(value, min, max);
+  if (!parsed) {
+    return quoted(value) + " is not " + what + " (" + std::to_string(min) + "-" + std::to_string(max) + ")";
+  }
+  field = *parsed;
+  return {};
+}
+
+constexpr int kMaxSeconds = 24 * 60 * 60;
+
+// The one table of options. Order here is the order in --help.
+const Option kOptions[] = {
+    {"host", "ADDR", "0.0.0.0", "IPv4 or IPv6 address to listen on ('::' for every IPv6 and IPv4 address)",
+     [](Config& c, std::string_view v) -> std::string {
+       socklen_t length = 0;
+       if (!make_address(v, 0, length)) return quoted(v) + " is not an IPv4 or IPv6 address";
+       c.host = v;
+       return {};
+     }},
+    {"port", "N", "8000", "TCP port; 0 picks a free one (the start-up line tells which)",
+     [](Config& c, std::string_view v) {
+       return set_int<std::uint16_t>(c.port, v, 0, 65535, "a port number");
+     }},
+    {"backlog", "N", "128", "connections the kernel queues while all children are busy (listen(2))",
+     [](Config& c, std::string_view v) { return set_int(c.backlog, v, 1, 65535, "a backlog"); }},
+    {"root", "DIR", ".", "directory the built-in handler serves",
+     [](Config& c, std::string_view v) -> std::string {
+       struct stat st {};
+       std::string path(v);
+       if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return quoted(v) + " is not a directory";
+       c.root = path;
+       return {};
+     }},
+    {"handler", "PATH.so[:ARG]", "built-in static files", "handler module to load; ARG is passed to its init",
+     [](Config& c, std::string_view v) -> std::string {
+       split_handler_spec(v, c.handler_path, c.handler_arg);
+       if (c.handler_path.empty()) return "empty handler path";
+       return {};
+     }},
+    {"access-log", "FILE", "-", "access log in Common Log Format; '-' is standard output",
+     [](Config& c, std::string_view v) -> std::string {
+       if (v.empty()) return "empty access log path";
+       c.access_log = v;
+       return {};
+     }},
+    {"max-children", "N", "512", "children serving at once; at the cap new connections wait in the backlog",
+     [](Config& c, std::string_view v) { return set_int(c.max_children, v, 1, 65535, "a child count"); }},
+    {"header-timeout", "SECONDS", "10", "time from accept until the request head is complete (then 408)",
+     [](Config& c, std::string_view v) {
+       return set_int(c.header_timeout, v, 1, kMaxSeconds, "a number of seconds");
+     }},
+    {"body-timeout", "SECONDS", "30", "time to receive the request body after the head (then 408)",
+     [](Config& c, std::string_view v) {
+       return set_int(c.body_timeout, v, 1, kMaxSeconds, "a number of seconds");
+     }},
+    {"write-timeout", "SECONDS", "30", "time to send the response, so a client that stops reading is dropped",
+     [](Config& c, std::string_view v) {
+       return set_int(c.write_timeout, v, 1, kMaxSeconds, "a number of seconds");
+     }},
+    {"max-body-bytes", "N", "1073741824", "largest request body accepted (then 413)",
+     [](Config& c, std::string_view v) {
+       return set_int<unsigned long long>(c.max_body_bytes, v, 0, 1ULL << 62, "a byte count");
+     }},
+    {"grace", "SECONDS", "10", "at SIGTERM/SIGINT, how long in-flight requests may finish",
+     [](Config& c, std::string_view v) { return set_int(c.grace, v, 0, kMaxSeconds, "a number of seconds"); }},
+    {"help", nullptr, nullptr, "show this help and exit", nullptr},
+    {"version", nullptr, nullptr, "show the version and exit", nullptr},
+};
+
+constexpr int kHelpIndex = static_cast<int>(std::size(kOptions)) - 2;
+constexpr int kVersionIndex = static_cast<int>(std::size(kOptions)) - 1;
+
+}  // namespace
+
+void split_handler_spec(std::string_view spec, std::string& path, std::string& arg) {
+  std::size_t so = spec.find(".so:");
+  if (so == std::string_view::npos) {
+    path = spec;
+    arg.clear();
+  } else {
+    path = spec.substr(0, so + 3);
+    arg = spec.substr(so + 4);
+  }
+}
+
+std::string usage_text() {
+  std::string text =
+      "Usage: forkserve [OPTION]...\n"
+      "Fork-per-connection HTTP/1.0 server: one child process per connection runs the handler\n"
+      "(static files from --root, or a module loaded with --handler).\n\nOptions:\n";
+  for (const Option& o : kOptions) {
+    std::string left = std::string("  --") + o.name + (o.metavar ? std::string(" ") + o.metavar : "");
+    if (left.size() < 30) left.resize(30, ' ');
+    else left += "\n" + std::string(30, ' ');
+    text += left + o.help;
+    if (o.default_text) text += std::string(" [") + o.default_text + "]";
+    text += "\n";
+  }
+  text +=
+      "\nSignals: SIGINT/SIGTERM stop accepting, let requests finish for --grace seconds, then exit 0.\n"
+      "Exit status: 0 after a clean shutdown, 1 if the server cannot start, 2 for a bad command line.\n";
+  return text;
+}
+
+CommandLine parse_command_line(int argc, char* const argv[]) {
+  option long_options[std::size(kOptions) + 1] = {};
+  for (std::size_t i = 0; i < std::size(kOptions); ++i) {
+    long_options[i] = {kOptions[i].name, kOptions[i].metavar ? required_argument : no_argument, nullptr,
+                       static_cast<int>(i)};
+  }
+  CommandLine result;
+  ::optind = 0;  // glibc: start over, so the parser can run more than once (tests)
+  ::opterr = 0;  // we report errors ourselves, on one line
+  for (;;) {
+    int index = ::getopt_long(argc, argv, "+:", long_options, nullptr);
+    if (index == -1) break;
+    if (index == '?' || index == ':') {
+      std::string given = argv[::optind - 1] ? argv[::optind - 1] : "";
+      result.action = CommandLine::Action::Fail;
+      result.error = index == '?' ? "unrecognized option " + quoted(given)
+                                  : "option " + quoted(given) + " needs an argument";
+      return result;
+    }
+    if (index == kHelpIndex) {
+      result.action = CommandLine::Action::Help;
+      return result;
+    }
+    if (index == kVersionIndex) {
+      result.action = CommandLine::Action::Version;
+      return result;
+    }
+    std::string error = kOptions[index].apply(result.config, ::optarg);
+    if (!error.empty()) {
+      result.action = CommandLine::Action::Fail;
+      result.error = std::string("--") + kOptions[index].name + ": " + error;
+      return result;
+    }
+  }
+  if (::optind < argc) {
+    result.action = CommandLine::Action::Fail;
+    result.error = "unexpected argument " + quoted(argv[::optind]);
+  }
+  return result;
+}
+
+}  // namespace forkserve

@@ -1,0 +1,44 @@
+// Command-line options: one table (name, argument, default, meaning) feeds
+// getopt_long, validation and --help.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace forkserve {
+
+struct Config {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8000;
+  int backlog = 128;
+  std::string root = ".";
+  std::string handler_path;  // empty: the built-in static-file handler
+  std::string handler_arg;
+  std::string access_log = "-";  // "-" is stdout
+  int max_children = 512;
+  int header_timeout = 10;  // seconds, from accept
+  int body_timeout = 30;    // seconds, from the end of the head
+  int write_timeout = 30;   // seconds, from the start of the response
+  int grace = 10;           // seconds in-flight children get at shutdown
+  unsigned long long max_body_bytes = 1ULL << 30;
+};
+
+struct CommandLine {
+  enum class Action { Run, Help, Version, Fail };
+  Action action = Action::Run;
+  Config config;
+  std::string error;  // Fail: one line, without the "forkserve: " prefix
+};
+
+// Parses argv; checks values (ranges, that --root is a directory) but opens nothing else.
+CommandLine parse_command_line(int argc, char* const argv[]);
+
+// The --help text, generated from the option table.
+std::string usage_text();
+
+// Splits "PATH.so:ARG" at the first ':' after ".so" (so paths may hold ':' elsewhere).
+void split_handler_spec(std::string_view spec, std::string& path, std::string& arg);
+
+}  // namespace forkserve

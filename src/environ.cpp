@@ -1,0 +1,90 @@
+#include "environ.hpp"
+
+#include <forkserve/version.hpp>
+
+#include <algorithm>
+
+#include "http/url.hpp"
+
+namespace forkserve {
+namespace {
+
+std::string cgi_name(std::string_view header) {
+  std::string name = "HTTP_";
+  for (char c : header) {
+    name += c == '-' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+  }
+  return name;
+}
+
+// The host part of a Host header value: "example.com:8080" → "example.com",
+// "[::1]:8080" → "::1".
+std::string_view host_name(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    std::size_t close = host.find(']');
+    return close == std::string_view::npos ? host : host.substr(1, close - 1);
+  }
+  return host.substr(0, host.find(':'));
+}
+
+}  // namespace
+
+EnvironResult build_environ(const http::RequestHead& head, const ConnectionInfo& connection) {
+  EnvironResult result;
+  auto path = http::percent_decode(head.path);
+  if (!path) {
+    result.error_status = 400;
+    result.reason = "malformed or NUL percent-escape in the path";
+    return result;
+  }
+
+  EnvironVariables& vars = result.variables;
+  vars.reserve(24 + head.headers.size());
+  auto add = [&vars](std::string name, std::string_view value) { vars.emplace_back(std::move(name), value); };
+
+  add("REQUEST_METHOD", head.method);
+  add("SCRIPT_NAME", "");
+  add("PATH_INFO", *path);
+  add("QUERY_STRING", head.query);
+  add("REQUEST_URI", head.target);
+  add("SERVER_PROTOCOL", head.version);
+  add("SERVER_SOFTWARE", "forkserve/" FORKSERVE_VERSION);
+  add("GATEWAY_INTERFACE", "CGI/1.1");
+  add("REMOTE_ADDR", connection.remote.host);
+  add("REMOTE_HOST", connection.remote.host);  // no DNS lookups in the request path
+  add("REMOTE_PORT", std::to_string(connection.remote.port));
+  add("SERVER_PORT", std::to_string(connection.local.port));
+  add("forkserve.raw_path", head.path);
+  add("wsgi.url_scheme", "http");
+
+  const http::HeaderField* host = head.find("Host");
+  std::string_view server_name = host ? host_name(host->value) : std::string_view{};
+  add("SERVER_NAME", server_name.empty() ? std::string_view(connection.local.host) : server_name);
+  if (head.content_length) add("CONTENT_LENGTH", std::to_string(*head.content_length));
+
+  for (const http::HeaderField& field : head.headers) {
+    if (field.name.find('_') != std::string_view::npos) continue;
+    if (http::iequals(field.name, "Content-Length")) continue;
+    if (http::iequals(field.name, "Content-Type")) {
+      add("CONTENT_TYPE", field.value);
+      continue;
+    }
+    add(cgi_name(field.name), field.value);
+  }
+
+  // Sort, then merge repeated headers as RFC 9110 §5.3 allows ("a, b"; cookies with "; ").
+  std::stable_sort(vars.begin(), vars.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  EnvironVariables merged;
+  merged.reserve(vars.size());
+  for (auto& var : vars) {
+    if (!merged.empty() && merged.back().first == var.first) {
+      merged.back().second.append(var.first == "HTTP_COOKIE" ? "; " : ", ").append(var.second);
+    } else {
+      merged.push_back(std::move(var));
+    }
+  }
+  vars = std::move(merged);
+  return result;
+}
+
+}  // namespace forkserve

@@ -1,0 +1,21 @@
+// HTTP and log timestamps, without locale or stdio (children format one per request).
+#pragma once
+
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace forkserve::http {
+
+// IMF-fixdate (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string format_http_date(std::time_t t);
+
+// Accepts IMF-fixdate and the two obsolete forms RFC 9110 says recipients
+// must accept (RFC 850 and asctime); nullopt for anything else.
+std::optional<std::time_t> parse_http_date(std::string_view text);
+
+// Common Log Format timestamp in UTC, without brackets: "10/Oct/2000:13:55:36 +0000".
+std::string format_log_date(std::time_t t);
+
+}  // namespace forkserve::http

@@ -1,0 +1,17 @@
+// The parent: accepts connections and forks one child for each. It never
+// reads from a client and never runs handler code.
+#pragma once
+
+#include <forkserve/module.h>
+
+#include "config.hpp"
+#include "listener.hpp"
+
+namespace forkserve {
+
+// Serves until SIGINT or SIGTERM, then stops accepting, gives in-flight
+// children config.grace seconds, terminates the rest and returns the exit
+// status (0).
+int run_supervisor(const Config& config, Listener listener, const forkserve_module& module, int access_log_fd);
+
+}  // namespace forkserve
