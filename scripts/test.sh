@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds forkserve and runs every test (installing build tools and GoogleTest
+# if missing).
+#   scripts/test.sh             the test suite
+#   scripts/test.sh --sanitize  the same suite built with ASan + UBSan
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/deps.sh"
+
+dir=$root/build-tests
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DFORKSERVE_WERROR=ON)
+case "${1:-}" in
+  "") ;;
+  --sanitize)
+    dir=$root/build-sanitize
+    flags=(-DCMAKE_BUILD_TYPE=Debug -DFORKSERVE_WERROR=ON -DFORKSERVE_SANITIZE=ON)
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    ;;
+  *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
+esac
+
+need_packages
+build_into "$dir" "${flags[@]}"
+cd "$dir"
+ctest --output-on-failure --parallel "$(nproc)" --timeout 300
