@@ -1,0 +1,125 @@
+#include "config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace forkserve {
+namespace {
+
+CommandLine parse(std::initializer_list<const char*> args) {
+  std::vector<std::string> storage{"forkserve"};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& s : storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  return parse_command_line(static_cast<int>(storage.size()), argv.data());
+}
+
+TEST(Config, DefaultsServeTheCurrentDirectoryOnAllAddresses) {
+  CommandLine cl = parse({});
+  ASSERT_EQ(cl.action, CommandLine::Action::Run);
+  EXPECT_EQ(cl.config.host, "0.0.0.0");
+  EXPECT_EQ(cl.config.port, 8000);
+  EXPECT_EQ(cl.config.backlog, 128);
+  EXPECT_EQ(cl.config.root, ".");
+  EXPECT_TRUE(cl.config.handler_path.empty());
+}
+
+TEST(Config, AcceptsPortBacklogHostAndRoot) {
+  CommandLine cl = parse({"--port", "8888", "--backlog", "5", "--host", "::1", "--root", "/tmp"});
+  ASSERT_EQ(cl.action, CommandLine::Action::Run) << cl.error;
+  EXPECT_EQ(cl.config.port, 8888);
+  EXPECT_EQ(cl.config.backlog, 5);
+  EXPECT_EQ(cl.config.host, "::1");
+  EXPECT_EQ(cl.config.root, "/tmp");
+}
+
+TEST(Config, AcceptsEqualsSyntax) {
+  CommandLine cl = parse({"--port=0"});
+  ASSERT_EQ(cl.action, CommandLine::Action::Run) << cl.error;
+  EXPECT_EQ(cl.config.port, 0);
+}
+
+TEST(Config, RejectsPortOutOfRange) {
+  CommandLine cl = parse({"--port", "70000"});
+  EXPECT_EQ(cl.action, CommandLine::Action::Fail);
+  EXPECT_NE(cl.error.find("--port"), std::string::npos);
+  EXPECT_NE(cl.error.find("70000"), std::string::npos);
+}
+
+TEST(Config, RejectsNonNumericAndTrailingGarbage) {
+  EXPECT_EQ(parse({"--port", "80x"}).action, CommandLine::Action::Fail);
+  EXPECT_EQ(parse({"--port", "-1"}).action, CommandLine::Action::Fail);
+  EXPECT_EQ(parse({"--port", ""}).action, CommandLine::Action::Fail);
+}
+
+TEST(Config, RejectsZeroBacklog) { EXPECT_EQ(parse({"--backlog", "0"}).action, CommandLine::Action::Fail); }
+
+TEST(Config, RejectsMissingRoot) {
+  CommandLine cl = parse({"--root", "/nonexistent/forkserve-root"});
+  EXPECT_EQ(cl.action, CommandLine::Action::Fail);
+  EXPECT_NE(cl.error.find("not a directory"), std::string::npos);
+}
+
+TEST(Config, RejectsHostNames) {
+  CommandLine cl = parse({"--host", "localhost"});
+  EXPECT_EQ(cl.action, CommandLine::Action::Fail);
+  EXPECT_NE(cl.error.find("not an IPv4 or IPv6 address"), std::string::npos);
+}
+
+TEST(Config, RejectsUnknownOptionNamingIt) {
+  CommandLine cl = parse({"--bogus"});
+  EXPECT_EQ(cl.action, CommandLine::Action::Fail);
+  EXPECT_NE(cl.error.find("--bogus"), std::string::npos);
+}
+
+TEST(Config, RejectsMissingArgument) {
+  CommandLine cl = parse({"--port"});
+  EXPECT_EQ(cl.action, CommandLine::Action::Fail);
+  EXPECT_NE(cl.error.find("needs an argument"), std::string::npos);
+}
+
+TEST(Config, RejectsStrayArguments) { EXPECT_EQ(parse({"extra"}).action, CommandLine::Action::Fail); }
+
+TEST(Config, ErrorIsOneLine) {
+  for (const CommandLine& cl : {parse({"--port", "x"}), parse({"--bogus"}), parse({"--root", "/nope"})}) {
+    EXPECT_EQ(cl.error.find('\n'), std::string::npos) << cl.error;
+  }
+}
+
+TEST(Config, HelpAndVersionAreActions) {
+  EXPECT_EQ(parse({"--help"}).action, CommandLine::Action::Help);
+  EXPECT_EQ(parse({"--version"}).action, CommandLine::Action::Version);
+}
+
+TEST(Config, HelpListsEveryOptionWithItsDefault) {
+  std::string help = usage_text();
+  for (const char* option : {"--host", "--port", "--backlog", "--root", "--handler", "--access-log",
+                             "--max-children", "--header-timeout", "--grace", "--help", "--version"}) {
+    EXPECT_NE(help.find(option), std::string::npos) << option;
+  }
+  EXPECT_NE(help.find("[128]"), std::string::npos);
+}
+
+TEST(Config, HandlerSpecSplitsArgumentAfterSo) {
+  std::string path, arg;
+  split_handler_spec("./hello.so:some:arg", path, arg);
+  EXPECT_EQ(path, "./hello.so");
+  EXPECT_EQ(arg, "some:arg");
+  split_handler_spec("/opt/a:b/hello.so", path, arg);
+  EXPECT_EQ(path, "/opt/a:b/hello.so");
+  EXPECT_EQ(arg, "");
+}
+
+TEST(Config, HandlerOptionSetsPathAndArgument) {
+  CommandLine cl = parse({"--handler", "x.so:42"});
+  ASSERT_EQ(cl.action, CommandLine::Action::Run);
+  EXPECT_EQ(cl.config.handler_path, "x.so");
+  EXPECT_EQ(cl.config.handler_arg, "42");
+}
+
+}  // namespace
+}  // namespace forkserve
