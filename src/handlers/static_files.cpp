@@ -41,6 +41,7 @@
 #include "handlers/mime.hpp"
 #include "handlers/safe_path.hpp"
 #include "http/date.hpp"
+#include "http/response.hpp"
 #include "io.hpp"
 
 namespace forkserve::handlers {
@@ -55,33 +56,17 @@ struct DirCloser {
 };
 using DirPtr = std::unique_ptr<DIR, DirCloser>;
 
-std::string_view status_line(int status) {
-  switch (status) {
-    case 200:
-      return "200 OK";
-    case 301:
-      return "301 Moved Permanently";
-    case 304:
-      return "304 Not Modified";
-    case 400:
-      return "400 Bad Request";
-    case 403:
-      return "403 Forbidden";
-    case 404:
-      return "404 Not Found";
-    case 405:
-      return "405 Method Not Allowed";
-    default:
-      return "500 Internal Server Error";
-  }
+// "404 Not Found", with the phrase the server uses for its own errors.
+std::string status_line(int status) {
+  return std::to_string(status).append(" ").append(http::reason_phrase(status));
 }
 
 // A short text/plain answer: "404 Not Found\n".
 Body text_response(StartResponse& start_response, int status, Headers headers = {}) {
-  const std::string_view line = status_line(status);
+  std::string line = status_line(status);
   headers.push_back({"Content-Type", std::string(kPlainText)});
   start_response(line, headers);
-  return Body::text(std::string(line) + "\n");
+  return Body::text(line + "\n");
 }
 
 // The status for an errno from realpath/stat/open on a path under the root.

@@ -32,18 +32,18 @@
 namespace forkserve::http {
 
 struct HeaderField {
-  std::string_view name;  // as sent; compare with iequals()
-  std::string_view value; // leading and trailing spaces/tabs removed
+  std::string_view name;   // as sent; compare with iequals()
+  std::string_view value;  // leading and trailing spaces/tabs removed
 };
 
 struct RequestHead {
-  std::string_view method;       // case-sensitive token, e.g. "GET"
-  std::string_view target;       // request-target as sent, e.g. "/a%20b?x=1"
-  std::string_view path;         // target up to '?', absolute-form reduced to its path, "*" for OPTIONS *
-  std::string_view query;        // after the first '?', without it; empty if none
-  std::string_view version;      // "HTTP/1.0" or "HTTP/1.1"
-  int version_minor = 0;         // 0 or 1
-  std::string_view request_line; // the first line without its line ending
+  std::string_view method;        // case-sensitive token, e.g. "GET"
+  std::string_view target;        // request-target as sent, e.g. "/a%20b?x=1"
+  std::string_view path;          // target up to '?', absolute-form reduced to its path, "*" for OPTIONS *
+  std::string_view query;         // after the first '?', without it; empty if none
+  std::string_view version;       // "HTTP/1.0" or "HTTP/1.1"
+  int version_minor = 0;          // 0 or 1
+  std::string_view request_line;  // the first line without its line ending
   std::vector<HeaderField> headers;
   std::optional<unsigned long long> content_length;  // set iff a valid Content-Length came
 
@@ -55,9 +55,9 @@ struct RequestHead {
 // Limits are checked as the scan reaches them, so with the defaults an
 // over-long request line is a 414 even when the buffer is over 64 KiB.
 struct Limits {
-  std::size_t max_request_line = 8 * 1024;  // [414] long URLs are the usual abuse
-  std::size_t max_header_bytes = 64 * 1024; // [431] the whole head
-  std::size_t max_headers = 100;            // [431]
+  std::size_t max_request_line = 8 * 1024;   // [414] long URLs are the usual abuse
+  std::size_t max_header_bytes = 64 * 1024;  // [431] the whole head
+  std::size_t max_headers = 100;             // [431]
 };
 
 enum class ParseStatus { Complete, Incomplete, Error };
