@@ -1,5 +1,6 @@
 #include "child.hpp"
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include "environ.hpp"
+#include "http/date.hpp"
+#include "http/response.hpp"
 #include "http/request_parser.hpp"
 #include "log.hpp"
 #include "response_writer.hpp"
@@ -119,6 +122,84 @@ void linger_and_close(int fd) {
   }
 }
 
+// The phase alarm. While the handler runs, SIGALRM is due --handler-timeout
+// seconds after it started; once the response head goes out, it is re-armed
+// for --write-timeout. When it fires, the child answers 503 if nothing was sent
+// yet (else resets the connection), logs once, and ends. Everything the signal
+// handler needs is prepared beforehand: it only calls write, setsockopt and _exit.
+struct PhaseAlarm {
+  int client_fd = -1;
+  int access_log_fd = -1;
+  const ResponseWriter* writer = nullptr;
+  unsigned write_timeout = 0;
+  std::string unavailable_response;
+  std::size_t unavailable_body_bytes = 0;
+  std::string handler_timeout_line;
+  std::string response_timeout_line;
+  std::string access_line;  // the prefix, then room for the status and size
+  std::size_t access_prefix_length = 0;
+};
+PhaseAlarm g_alarm;
+
+void on_phase_alarm(int) {
+  const PhaseAlarm& a = g_alarm;
+  int status = 503;
+  unsigned long long body_bytes = a.unavailable_body_bytes;
+  if (!a.writer->head_sent()) {
+    write_line(a.client_fd, a.unavailable_response);
+    write_line(STDERR_FILENO, a.handler_timeout_line);
+  } else {
+    linger hard_close{1, 0};
+    ::setsockopt(a.client_fd, SOL_SOCKET, SO_LINGER, &hard_close, sizeof hard_close);
+    status = a.writer->status();
+    body_bytes = a.writer->body_bytes();
+    write_line(STDERR_FILENO, a.response_timeout_line);
+  }
+  char* line = g_alarm.access_line.data();
+  char* end = append_access_suffix(line + a.access_prefix_length, status, body_bytes);
+  write_line(a.access_log_fd, {line, static_cast<std::size_t>(end - line)});
+  end_child(0);
+}
+
+void start_response_phase() { ::alarm(g_alarm.write_timeout); }
+
+void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access_log_fd,
+                     const std::string& access_prefix) {
+  PhaseAlarm& a = g_alarm;
+  a.client_fd = ctx.fd;
+  a.access_log_fd = access_log_fd;
+  a.writer = &ctx.writer;
+  a.write_timeout = static_cast<unsigned>(config.write_timeout);
+  a.unavailable_response = http::error_response(503, "handler timeout", http::format_http_date(std::time(nullptr)));
+  a.unavailable_body_bytes = a.unavailable_response.size() - (a.unavailable_response.find("\r\n\r\n") + 4);
+  std::string where = "forkserve: " + std::string(ctx.context) + ": ";
+  a.handler_timeout_line =
+      where + "handler timeout: no response after " + std::to_string(config.handler_timeout) + " s\n";
+  a.response_timeout_line = where + "response timeout: not finished " + std::to_string(config.write_timeout) +
+                            " s after its first byte\n";
+  a.access_line = access_prefix;
+  a.access_prefix_length = access_prefix.size();
+  a.access_line.resize(a.access_prefix_length + 32);
+
+  struct sigaction action {};
+  action.sa_handler = on_phase_alarm;
+  sigfillset(&action.sa_mask);
+  ::sigaction(SIGALRM, &action, nullptr);
+  ::alarm(static_cast<unsigned>(config.handler_timeout));
+}
+
+// "GET /path" for the parent's log, should this child die; control bytes blanked.
+void write_label(const Connection& connection, const http::RequestHead& head) {
+  if (connection.label == nullptr || connection.label_size == 0) return;
+  std::string label = std::string(head.method).append(" ").append(head.path);
+  std::size_t n = std::min(label.size(), connection.label_size - 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto c = static_cast<unsigned char>(label[i]);
+    connection.label[i] = c < 0x20 || c == 0x7f ? '?' : label[i];
+  }
+  connection.label[n] = '\0';
+}
+
 }  // namespace
 
 int serve_connection(const Connection& connection, const Config& config, const forkserve_module& module,
@@ -136,7 +217,9 @@ int serve_connection(const Connection& connection, const Config& config, const f
   }
 
   // Read until the head is complete, the head deadline passes or a limit is hit.
-  http::Limits limits;
+  http::Limits limits{static_cast<std::size_t>(config.max_request_line),
+                      static_cast<std::size_t>(config.max_header_bytes),
+                      static_cast<std::size_t>(config.max_headers)};
   std::vector<char> buffer(limits.max_header_bytes + 1);
   std::size_t received = 0;
   Deadline head_deadline = connection.accepted_at + std::chrono::seconds(config.header_timeout);
@@ -148,6 +231,8 @@ int serve_connection(const Connection& connection, const Config& config, const f
     if (result.status == IoStatus::TimedOut) {
       early_status = 408;
       early_reason = "the request head did not arrive in time";
+      log_error("client timeout: request head from " + info.remote.host + " incomplete after " +
+                std::to_string(config.header_timeout) + " s");
       break;
     }
     if (result.status != IoStatus::Ok) return 0;  // gone before a full request: nobody to answer
@@ -167,6 +252,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // no forged error-log lines
   }
 
+  std::string access_prefix = format_access_prefix({info.remote.host, started, request_line, 0, 0});
   RequestContext ctx{connection.fd, context, {}, 0, {}, ResponseWriter(connection.fd, head_only,
                      std::chrono::seconds(config.write_timeout)), 0, {}};
 
@@ -190,6 +276,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
   if (early_status != 0) {
     ctx.writer.fail(early_status, early_reason);
   } else {
+    write_label(connection, parsed.head);
     unsigned long long body_length = parsed.head.content_length.value_or(0);
     std::string_view after_head = received_view.substr(parsed.head_length);
     ctx.body_buffered = after_head.substr(0, std::min<unsigned long long>(after_head.size(), body_length));
@@ -204,18 +291,24 @@ int serve_connection(const Connection& connection, const Config& config, const f
     forkserve_request request{pairs.data(), pairs.size(),  &ctx,         &read_input,   &log_from_handler,
                               &start_response, &set_content_length, &write_body, &send_file, &headers_sent,
                               &last_error};
+    ctx.writer.on_head_sent(&start_response_phase);
+    arm_phase_alarm(config, ctx, access_log_fd, access_prefix);
     if (module.handle(&request) != FORKSERVE_OK) {
       ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
     } else if (!ctx.writer.finish()) {
       ctx.log(ctx.writer.error());
       ctx.writer.fail(500, "");
     }
+    ::alarm(0);
   }
 
-  write_line(access_log_fd, format_access_line({info.remote.host, started, request_line, ctx.writer.status(),
-                                                ctx.writer.body_bytes()}));
+  char suffix[32];
+  write_line(access_log_fd,
+             access_prefix.append(suffix, append_access_suffix(suffix, ctx.writer.status(), ctx.writer.body_bytes())));
   if (!ctx.writer.aborted()) linger_and_close(connection.fd);
   return 0;
 }
+
+void end_child(int status) { ::_exit(status); }
 
 }  // namespace forkserve

@@ -13,11 +13,19 @@ struct Connection {
   int fd = -1;  // the accepted socket; the child owns it
   sockaddr_storage peer{};
   Deadline accepted_at{};
+  // Shared with the parent: the child writes "GET /path" here so that the
+  // parent can name the request if the child dies.
+  char* label = nullptr;
+  std::size_t label_size = 0;
 };
 
 // Reads and parses the request, calls the handler, writes the response, logs
 // one access line and closes. Returns the child's exit status.
 int serve_connection(const Connection& connection, const Config& config, const forkserve_module& module,
                      int access_log_fd);
+
+// Ends a child process: the one way out, for the normal path and for the
+// timeout handler alike.
+[[noreturn]] void end_child(int status);
 
 }  // namespace forkserve

@@ -82,6 +82,17 @@ const Option kOptions[] = {
        c.access_log = v;
        return {};
      }},
+    {"error-log", "FILE", "-", "error log; '-' is standard error",
+     [](Config& c, std::string_view v) -> std::string {
+       if (v.empty()) return "empty error log path";
+       c.error_log = v;
+       return {};
+     }},
+    {"show-dotfiles", nullptr, "off", "list names starting with '.' in directory listings",
+     [](Config& c, std::string_view) -> std::string {
+       c.show_dotfiles = true;
+       return {};
+     }},
     {"max-children", "N", "512", "children serving at once; at the cap new connections wait in the backlog",
      [](Config& c, std::string_view v) { return set_int(c.max_children, v, 1, 65535, "a child count"); }},
     {"header-timeout", "SECONDS", "10", "time from accept until the request head is complete (then 408)",
@@ -96,6 +107,21 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) {
        return set_int(c.write_timeout, v, 1, kMaxSeconds, "a number of seconds");
      }},
+    {"handler-timeout", "SECONDS", "60",
+     "time the handler may run; then 503 if nothing was sent yet, and the child is stopped",
+     [](Config& c, std::string_view v) {
+       return set_int(c.handler_timeout, v, 1, kMaxSeconds, "a number of seconds");
+     }},
+    {"max-request-line", "BYTES", "8192", "longest request line (then 414)",
+     [](Config& c, std::string_view v) {
+       return set_int(c.max_request_line, v, 16, 1 << 20, "a byte count");
+     }},
+    {"max-header-bytes", "BYTES", "65536", "largest request head, request line included (then 431)",
+     [](Config& c, std::string_view v) {
+       return set_int(c.max_header_bytes, v, 64, 1 << 24, "a byte count");
+     }},
+    {"max-headers", "N", "100", "most header fields in a request (then 431)",
+     [](Config& c, std::string_view v) { return set_int(c.max_headers, v, 1, 100000, "a header count"); }},
     {"max-body-bytes", "N", "1073741824", "largest request body accepted (then 413)",
      [](Config& c, std::string_view v) {
        return set_int<unsigned long long>(c.max_body_bytes, v, 0, 1ULL << 62, "a byte count");
@@ -136,7 +162,12 @@ std::string usage_text() {
     text += "\n";
   }
   text +=
-      "\nSignals: SIGINT/SIGTERM stop accepting, let requests finish for --grace seconds, then exit 0.\n"
+      "\nSignals:\n"
+      "  SIGINT, SIGTERM  stop accepting, let requests finish for --grace seconds, then stop the rest\n"
+      "                   and exit 0; a second signal stops at once\n"
+      "  SIGUSR1          reopen the access and error logs (after logrotate has moved them)\n"
+      "  SIGHUP           reserved for a graceful reload; logged and ignored for now\n"
+      "  SIGPIPE          ignored: a vanished client only ends its own child\n"
       "Exit status: 0 after a clean shutdown, 1 if the server cannot start, 2 for a bad command line.\n";
   return text;
 }
@@ -168,7 +199,7 @@ CommandLine parse_command_line(int argc, char* const argv[]) {
       result.action = CommandLine::Action::Version;
       return result;
     }
-    std::string error = kOptions[index].apply(result.config, ::optarg);
+    std::string error = kOptions[index].apply(result.config, ::optarg ? ::optarg : "");
     if (!error.empty()) {
       result.action = CommandLine::Action::Fail;
       result.error = std::string("--") + kOptions[index].name + ": " + error;

@@ -17,12 +17,18 @@ struct Config {
   std::string handler_path;  // empty: the built-in static-file handler
   std::string handler_arg;
   std::string access_log = "-";  // "-" is stdout
+  std::string error_log = "-";   // "-" is stderr
+  bool show_dotfiles = false;
   int max_children = 512;
   int header_timeout = 10;  // seconds, from accept
   int body_timeout = 30;    // seconds, from the end of the head
   int write_timeout = 30;   // seconds, from the start of the response
+  int handler_timeout = 60; // seconds the handler may run before its child is stopped
   int grace = 10;           // seconds in-flight children get at shutdown
   unsigned long long max_body_bytes = 1ULL << 30;
+  int max_request_line = 8 * 1024;
+  int max_header_bytes = 64 * 1024;
+  int max_headers = 100;
 };
 
 struct CommandLine {

@@ -1,8 +1,10 @@
 #include "log.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "http/date.hpp"
 
@@ -15,6 +17,34 @@ void write_line(int fd, std::string_view line) {
     if (n <= 0) return;  // nowhere left to report a failing log
     line.remove_prefix(static_cast<std::size_t>(n));
   }
+}
+
+bool LogFiles::open_onto(const std::string& path, int fd, std::string& error) {
+  int opened = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (opened < 0) {
+    error = "open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  if (fd < 0) {
+    access_fd_ = opened;  // first opening: keep the number it got
+    return true;
+  }
+  bool ok = opened == fd || ::dup3(opened, fd, fd == STDERR_FILENO ? 0 : O_CLOEXEC) == fd;
+  if (!ok) error = "reopen " + path + ": " + std::strerror(errno);
+  if (opened != fd) ::close(opened);
+  return ok;
+}
+
+bool LogFiles::open(const std::string& access_path, const std::string& error_path, std::string& error) {
+  access_path_ = access_path == "-" ? "" : access_path;
+  error_path_ = error_path == "-" ? "" : error_path;
+  if (!access_path_.empty() && !open_onto(access_path_, -1, error)) return false;
+  return error_path_.empty() || open_onto(error_path_, STDERR_FILENO, error);
+}
+
+bool LogFiles::reopen(std::string& error) {
+  bool ok = access_path_.empty() || open_onto(access_path_, access_fd_, error);
+  return (error_path_.empty() || open_onto(error_path_, STDERR_FILENO, error)) && ok;
 }
 
 void log_error(std::string_view message) {
@@ -44,13 +74,41 @@ void append_escaped(std::string& out, std::string_view text) {
 
 }  // namespace
 
-std::string format_access_line(const AccessRecord& record) {
+std::string format_access_prefix(const AccessRecord& record) {
   std::string line;
   line.reserve(96 + record.request_line.size());
   line.append(record.remote_addr).append(" - - [").append(http::format_log_date(record.time)).append("] \"");
   append_escaped(line, record.request_line);
-  line.append("\" ").append(std::to_string(record.status)).append(" ");
-  line.append(record.body_bytes ? std::to_string(record.body_bytes) : "-").append("\n");
+  line.append("\" ");
+  return line;
+}
+
+char* append_access_suffix(char* out, int status, unsigned long long body_bytes) {
+  auto append_decimal = [](char* at, unsigned long long value) {
+    char digits[20];
+    int n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    } while (value != 0);
+    while (n > 0) *at++ = digits[--n];
+    return at;
+  };
+  out = append_decimal(out, static_cast<unsigned long long>(status));
+  *out++ = ' ';
+  if (body_bytes == 0) {
+    *out++ = '-';
+  } else {
+    out = append_decimal(out, body_bytes);
+  }
+  *out++ = '\n';
+  return out;
+}
+
+std::string format_access_line(const AccessRecord& record) {
+  std::string line = format_access_prefix(record);
+  char suffix[32];
+  line.append(suffix, append_access_suffix(suffix, record.status, record.body_bytes));
   return line;
 }
 

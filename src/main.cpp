@@ -1,10 +1,6 @@
 // forkserve: argv → Config → module → listener → supervisor; exit codes.
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <string>
 
 #include <forkserve/version.hpp>
@@ -41,26 +37,22 @@ int main(int argc, char* argv[]) {
   }
   const Config& config = command_line.config;
 
-  UniqueFd access_log_file;
-  int access_log_fd = STDOUT_FILENO;
-  if (config.access_log != "-") {
-    access_log_file.reset(::open(config.access_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-    if (!access_log_file) {
-      log_error("open access log " + config.access_log + ": " + std::strerror(errno));
-      return kExitStartupFailed;
-    }
-    access_log_fd = access_log_file.get();
+  LogFiles logs;
+  std::string error;
+  if (!logs.open(config.access_log, config.error_log, error)) {
+    log_error(error);
+    return kExitStartupFailed;
   }
 
   LoadedModule loaded = config.handler_path.empty()
-                            ? start_module(handlers::static_files_module(), "built-in", config.root)
+                            ? start_module(handlers::static_files_module(), "built-in",
+                                           handlers::static_files_argument(config.root, config.show_dotfiles))
                             : load_module(config.handler_path, config.handler_arg);
   if (!loaded.module) {
     log_error(loaded.error);
     return kExitStartupFailed;
   }
 
-  std::string error;
   Listener listener = open_listener(config.host, config.port, config.backlog, error);
   if (!listener.fd) {
     log_error(error);
@@ -71,7 +63,7 @@ int main(int argc, char* argv[]) {
   write_line(STDOUT_FILENO, "forkserve: serving HTTP on " + listener.endpoint.host + " port " +
                                 std::to_string(listener.endpoint.port) + " (backlog " +
                                 std::to_string(config.backlog) + ", pid " + std::to_string(::getpid()) + ")\n");
-  int status = run_supervisor(config, std::move(listener), *loaded.module, access_log_fd);
+  int status = run_supervisor(config, std::move(listener), *loaded.module, logs);
   if (loaded.module->fini) loaded.module->fini();
   return status;
 }

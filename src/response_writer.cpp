@@ -71,11 +71,16 @@ bool ResponseWriter::account(const IoResult& result) {
                                                     : "client closed the connection");
 }
 
+void ResponseWriter::mark_head_sent() {
+  head_sent_ = true;
+  if (on_head_sent_) on_head_sent_();
+}
+
 bool ResponseWriter::flush_head(std::string_view body) {
   std::optional<unsigned long long> length = may_have_body(status_code_) ? known_length_ : std::nullopt;
   if (declared_length_) length.reset();  // the handler's own header is sent as given
   std::string head = http::serialize_head(status_, headers_, length, http::format_http_date(std::time(nullptr)));
-  head_sent_ = true;
+  mark_head_sent();
   deadline_ = Clock::now() + write_timeout_;
   if (head_only_) body = {};
   iovec parts[2] = {{head.data(), head.size()}, {const_cast<char*>(body.data()), body.size()}};
@@ -131,7 +136,8 @@ int ResponseWriter::fail(int status, std::string_view detail) {
   }
   std::string response = http::error_response(status, detail, http::format_http_date(std::time(nullptr)));
   std::size_t head_length = response.find("\r\n\r\n") + 4;
-  head_sent_ = started_ = true;
+  started_ = true;
+  mark_head_sent();
   status_code_ = status;
   deadline_ = Clock::now() + write_timeout_;
   iovec part{response.data(), head_only_ ? head_length : response.size()};

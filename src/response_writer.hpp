@@ -37,6 +37,9 @@ class ResponseWriter {
   // for a whole one. Returns the status the client saw.
   int fail(int status, std::string_view detail);
 
+  // Called once, just before the first byte of the response goes out.
+  void on_head_sent(void (*hook)()) { on_head_sent_ = hook; }
+
   bool started() const { return started_; }
   bool head_sent() const { return head_sent_; }
   bool aborted() const { return aborted_; }
@@ -46,6 +49,7 @@ class ResponseWriter {
 
  private:
   bool refuse(std::string message);
+  void mark_head_sent();
   // Sends the held head, with `body` (if any) in the same writev.
   bool flush_head(std::string_view body);
   bool check_room(unsigned long long length);
@@ -56,6 +60,7 @@ class ResponseWriter {
   std::chrono::seconds write_timeout_;
   Deadline deadline_{};
   bool aborted_ = false;
+  void (*on_head_sent_)() = nullptr;
   bool started_ = false;
   bool head_sent_ = false;
   std::string status_;

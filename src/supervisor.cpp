@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,25 +11,35 @@
 #include <cstring>
 #include <ctime>
 #include <string>
-#include <vector>
 
 #include "child.hpp"
-#include "log.hpp"
 
 namespace forkserve {
 namespace {
 
-// Signal state. SIGCHLD, SIGINT and SIGTERM are blocked except inside
+// One slot per possible child, in memory shared with the children: the parent
+// writes the pid, the child writes what it is serving ("GET /path"), so the
+// parent can name the request when a child dies without reading from a client.
+struct ChildSlot {
+  pid_t pid;  // 0: free
+  char label[124];
+};
+
+// Signal state. Every signal the parent handles is blocked except inside
 // ppoll(), so the handlers below never run while the main loop touches these.
 struct ExitRecord {
+  int slot;
   pid_t pid;
   int status;
 };
-pid_t* g_children = nullptr;  // live children, packed at [0, g_live)
+ChildSlot* g_slots = nullptr;
+int g_slot_count = 0;
 volatile sig_atomic_t g_live = 0;
 ExitRecord g_abnormal_exits[64];  // children that did not exit 0, for the main loop to log
 volatile sig_atomic_t g_abnormal_count = 0;
 volatile sig_atomic_t g_stop_requests = 0;
+volatile sig_atomic_t g_reopen_requested = 0;
+volatile sig_atomic_t g_reload_requested = 0;
 
 // Reaps every child that has exited (the card's waitpid(-1, WNOHANG) loop).
 // Async-signal-safe: no allocation, no stdio, errno preserved.
@@ -37,41 +48,27 @@ void on_sigchld(int) {
   int status = 0;
   pid_t pid;
   while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-    bool ours = false;
-    for (sig_atomic_t i = 0; i < g_live; ++i) {
-      if (g_children[i] == pid) {
-        g_children[i] = g_children[g_live - 1];
-        g_live = g_live - 1;
-        ours = true;
-        break;
-      }
-    }
     // Foreign children (we may be PID 1 in a container) are reaped silently.
-    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (ours && !clean && g_abnormal_count < static_cast<sig_atomic_t>(std::size(g_abnormal_exits))) {
-      g_abnormal_exits[g_abnormal_count] = {pid, status};
-      g_abnormal_count = g_abnormal_count + 1;
+    for (int i = 0; i < g_slot_count; ++i) {
+      if (g_slots[i].pid != pid) continue;
+      g_slots[i].pid = 0;
+      g_live = g_live - 1;
+      bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      if (!clean && g_abnormal_count < static_cast<sig_atomic_t>(std::size(g_abnormal_exits))) {
+        g_abnormal_exits[g_abnormal_count] = {i, pid, status};
+        g_abnormal_count = g_abnormal_count + 1;
+      }
+      break;
     }
   }
   errno = saved_errno;
 }
 
 void on_stop(int) { g_stop_requests = g_stop_requests + 1; }
+void on_reopen(int) { g_reopen_requested = 1; }
+void on_reload(int) { g_reload_requested = 1; }
 
-void report_abnormal_exits() {
-  for (sig_atomic_t i = 0; i < g_abnormal_count; ++i) {
-    const ExitRecord& exit = g_abnormal_exits[i];
-    std::string message = "child " + std::to_string(exit.pid);
-    if (WIFSIGNALED(exit.status)) {
-      int sig = WTERMSIG(exit.status);
-      message += " killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
-    } else {
-      message += " exited with status " + std::to_string(WEXITSTATUS(exit.status));
-    }
-    log_error(message);
-  }
-  g_abnormal_count = 0;
-}
+constexpr int kHandledSignals[] = {SIGCHLD, SIGINT, SIGTERM, SIGUSR1, SIGHUP};
 
 // Sent, best effort and without blocking, when no child can be forked.
 constexpr std::string_view kUnavailable =
@@ -87,14 +84,18 @@ constexpr auto kTermWait = std::chrono::seconds(2);
 
 class Supervisor {
  public:
-  Supervisor(const Config& config, Listener listener, const forkserve_module& module, int access_log_fd)
-      : config_(config),
-        listener_(std::move(listener)),
-        module_(module),
-        access_log_fd_(access_log_fd),
-        children_(static_cast<std::size_t>(config.max_children)) {}
+  Supervisor(const Config& config, Listener listener, const forkserve_module& module, LogFiles& logs)
+      : config_(config), listener_(std::move(listener)), module_(module), logs_(logs) {}
 
   int run() {
+    std::size_t bytes = sizeof(ChildSlot) * static_cast<std::size_t>(config_.max_children);
+    void* shared = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) {
+      log_error(std::string("mmap child table: ") + std::strerror(errno));
+      return 1;
+    }
+    g_slots = static_cast<ChildSlot*>(shared);
+    g_slot_count = config_.max_children;
     install_signal_handlers();
     serve();
     shut_down();
@@ -105,34 +106,47 @@ class Supervisor {
   void install_signal_handlers() {
     sigset_t handled;
     sigemptyset(&handled);
-    for (int sig : {SIGCHLD, SIGINT, SIGTERM}) sigaddset(&handled, sig);
+    for (int sig : kHandledSignals) sigaddset(&handled, sig);
     ::sigprocmask(SIG_BLOCK, &handled, &original_mask_);
     poll_mask_ = original_mask_;
-    for (int sig : {SIGCHLD, SIGINT, SIGTERM}) sigdelset(&poll_mask_, sig);
+    for (int sig : kHandledSignals) sigdelset(&poll_mask_, sig);
 
-    g_children = children_.data();
     struct sigaction action {};
     sigfillset(&action.sa_mask);
-    action.sa_handler = on_sigchld;
-    action.sa_flags = SA_NOCLDSTOP;
-    ::sigaction(SIGCHLD, &action, nullptr);
-    action.sa_handler = on_stop;
-    action.sa_flags = 0;
-    ::sigaction(SIGINT, &action, nullptr);
-    ::sigaction(SIGTERM, &action, nullptr);
+    auto install = [&action](int sig, void (*handler)(int), int flags) {
+      action.sa_handler = handler;
+      action.sa_flags = flags;
+      ::sigaction(sig, &action, nullptr);
+    };
+    install(SIGCHLD, on_sigchld, SA_NOCLDSTOP);
+    install(SIGINT, on_stop, 0);
+    install(SIGTERM, on_stop, 0);
+    install(SIGUSR1, on_reopen, 0);
+    install(SIGHUP, on_reload, 0);
     ::signal(SIGPIPE, SIG_IGN);  // a vanished client is an EPIPE, never a death
   }
 
-  // Waits for a signal or, if `listen`, a connection; handlers run only in here.
-  int wait(bool listen, const timespec* timeout) {
+  // Waits for a signal or, if `listen`, a connection; handlers run only in
+  // here. Afterwards acts on what they recorded.
+  int wait_for_event(bool listen, const timespec* timeout) {
     pollfd p{listener_.fd.get(), POLLIN, 0};
-    return ::ppoll(&p, listen ? 1 : 0, timeout, &poll_mask_);
+    int ready = ::ppoll(&p, listen ? 1 : 0, timeout, &poll_mask_);
+    report_abnormal_exits();  // before any new child can take a freed slot
+    if (g_reopen_requested) {
+      g_reopen_requested = 0;
+      std::string error;
+      if (!logs_.reopen(error)) log_error(error);
+    }
+    if (g_reload_requested) {
+      g_reload_requested = 0;
+      log_error("SIGHUP: graceful reload is not implemented yet; ignored");
+    }
+    return ready;
   }
 
   void serve() {
     bool at_cap = false;
     while (g_stop_requests == 0) {
-      report_abnormal_exits();
       bool full = g_live >= config_.max_children;
       if (full != at_cap) {
         at_cap = full;
@@ -143,13 +157,13 @@ class Supervisor {
       const timespec* timeout = backing_off_ ? &kResourceBackoff : nullptr;
       bool listen = !full && !backing_off_;
       backing_off_ = false;
-      if (wait(listen, timeout) > 0) accept_connections();
+      if (wait_for_event(listen, timeout) > 0 && listen) accept_connections();
     }
   }
 
   // Accepts until the queue is empty or the cap is reached.
   void accept_connections() {
-    while (g_live < config_.max_children) {
+    while (g_live < config_.max_children && g_stop_requests == 0) {
       Connection connection;
       socklen_t length = sizeof connection.peer;
       connection.fd = ::accept4(listener_.fd.get(), reinterpret_cast<sockaddr*>(&connection.peer), &length,
@@ -167,17 +181,33 @@ class Supervisor {
     }
   }
 
-  void fork_child(const Connection& connection) {
+  int free_slot() {
+    for (int i = 0; i < g_slot_count; ++i) {
+      int slot = (next_slot_ + i) % g_slot_count;
+      if (g_slots[slot].pid == 0) {
+        next_slot_ = (slot + 1) % g_slot_count;
+        return slot;
+      }
+    }
+    return -1;  // cannot happen: g_live < max_children was checked
+  }
+
+  void fork_child(Connection& connection) {
+    int slot = free_slot();
+    ChildSlot& child = g_slots[slot];
+    child.label[0] = '\0';
+    connection.label = child.label;
+    connection.label_size = sizeof child.label;
     pid_t pid = ::fork();
     if (pid == 0) {
       prepare_child();
-      _exit(serve_connection(connection, config_, module_, access_log_fd_));
+      end_child(serve_connection(connection, config_, module_, logs_.access_fd()));
     }
     if (pid < 0) {
       ::send(connection.fd, kUnavailable.data(), kUnavailable.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       back_off(std::string("fork: ") + std::strerror(errno));
     } else {
-      g_children[g_live] = pid;
+      child.pid = pid;
       g_live = g_live + 1;
     }
     ::close(connection.fd);  // the child has its own copy
@@ -185,8 +215,7 @@ class Supervisor {
 
   void prepare_child() {
     listener_.fd.reset();
-    ::signal(SIGCHLD, SIG_DFL);
-    ::signal(SIGTERM, SIG_DFL);
+    for (int sig : kHandledSignals) ::signal(sig, SIG_DFL);
     // A terminal's ^C reaches the whole process group; the parent decides
     // how in-flight requests end (--grace), so children ignore it.
     ::signal(SIGINT, SIG_IGN);
@@ -202,6 +231,24 @@ class Supervisor {
     }
   }
 
+  void report_abnormal_exits() {
+    for (sig_atomic_t i = 0; i < g_abnormal_count; ++i) {
+      const ExitRecord& exit = g_abnormal_exits[i];
+      std::string message = "child " + std::to_string(exit.pid);
+      if (const char* label = g_slots[exit.slot].label; label[0] != '\0') {
+        message.append(" (").append(label, strnlen(label, sizeof g_slots[0].label)).append(")");
+      }
+      if (WIFSIGNALED(exit.status)) {
+        int sig = WTERMSIG(exit.status);
+        message += " killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
+      } else {
+        message += " exited with status " + std::to_string(WEXITSTATUS(exit.status));
+      }
+      log_error(message);
+    }
+    g_abnormal_count = 0;
+  }
+
   // Waits for children to exit until `until` or a further stop signal.
   void wait_for_children(Deadline until) {
     sig_atomic_t stops = g_stop_requests;
@@ -210,13 +257,14 @@ class Supervisor {
       if (left <= Clock::duration::zero()) return;
       auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
       timespec timeout{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-      wait(false, &timeout);
-      report_abnormal_exits();
+      wait_for_event(false, &timeout);
     }
   }
 
   void signal_children(int sig) {
-    for (sig_atomic_t i = 0; i < g_live; ++i) ::kill(g_children[i], sig);
+    for (int i = 0; i < g_slot_count; ++i) {
+      if (g_slots[i].pid != 0) ::kill(g_slots[i].pid, sig);
+    }
   }
 
   void shut_down() {
@@ -232,26 +280,25 @@ class Supervisor {
     }
     if (g_live > 0) {
       signal_children(SIGKILL);
-      wait_for_children(Clock::now() + kTermWait);  // SIGKILL cannot be ignored; this returns at once
+      wait_for_children(Clock::now() + kTermWait);  // SIGKILL cannot be ignored: this ends quickly
     }
-    report_abnormal_exits();
   }
 
   const Config& config_;
   Listener listener_;
   const forkserve_module& module_;
-  int access_log_fd_;
-  std::vector<pid_t> children_;
+  LogFiles& logs_;
   sigset_t original_mask_{};
   sigset_t poll_mask_{};
+  int next_slot_ = 0;
   bool backing_off_ = false;
   std::time_t last_backoff_log_ = 0;
 };
 
 }  // namespace
 
-int run_supervisor(const Config& config, Listener listener, const forkserve_module& module, int access_log_fd) {
-  return Supervisor(config, std::move(listener), module, access_log_fd).run();
+int run_supervisor(const Config& config, Listener listener, const forkserve_module& module, LogFiles& logs) {
+  return Supervisor(config, std::move(listener), module, logs).run();
 }
 
 }  // namespace forkserve

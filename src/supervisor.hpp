@@ -6,12 +6,13 @@
 
 #include "config.hpp"
 #include "listener.hpp"
+#include "log.hpp"
 
 namespace forkserve {
 
 // Serves until SIGINT or SIGTERM, then stops accepting, gives in-flight
 // children config.grace seconds, terminates the rest and returns the exit
 // status (0).
-int run_supervisor(const Config& config, Listener listener, const forkserve_module& module, int access_log_fd);
+int run_supervisor(const Config& config, Listener listener, const forkserve_module& module, LogFiles& logs);
 
 }  // namespace forkserve

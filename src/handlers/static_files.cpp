@@ -48,6 +48,8 @@ namespace forkserve::handlers {
 namespace {
 
 constexpr std::string_view kIndexFile = "index.html";
+constexpr std::string_view kShowDotfiles = "dotfiles=show:";
+constexpr std::string_view kHideDotfiles = "dotfiles=hide:";
 constexpr std::string_view kHtml = "text/html; charset=utf-8";
 constexpr std::string_view kPlainText = "text/plain; charset=utf-8";
 
@@ -141,7 +143,16 @@ std::string percent_encode_path(std::string_view relative) {
 
 class StaticFiles {
  public:
-  explicit StaticFiles(std::string_view root) {
+  // `argument` is a root, optionally behind a "dotfiles=show:" or
+  // "dotfiles=hide:" prefix (see static_files_argument).
+  explicit StaticFiles(std::string_view argument) {
+    std::string_view root = argument;
+    if (root.starts_with(kShowDotfiles)) {
+      show_dotfiles_ = true;
+      root.remove_prefix(kShowDotfiles.size());
+    } else if (root.starts_with(kHideDotfiles)) {
+      root.remove_prefix(kHideDotfiles.size());
+    }
     if (root.empty()) throw std::runtime_error("static files: no document root given");
     const std::string given(root);
     char* real = ::realpath(given.c_str(), nullptr);
@@ -300,8 +311,8 @@ class StaticFiles {
     return since && mtime <= *since;
   }
 
-  static Body list_directory(Environ& environ, StartResponse& start_response, std::string_view relative,
-                             const Resolved& directory) {
+  Body list_directory(Environ& environ, StartResponse& start_response, std::string_view relative,
+                             const Resolved& directory) const {
     UniqueFd fd(
         ::open(directory.real_path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK));
     if (!fd) return errno_response(environ, start_response, "open", directory.real_path, errno);
@@ -324,7 +335,7 @@ class StaticFiles {
         break;
       }
       const std::string_view name = entry->d_name;
-      if (name.starts_with('.')) continue;  // ".", ".." and dotfiles
+      if (name == "." || name == ".." || (name.starts_with('.') && !show_dotfiles_)) continue;
       bool is_directory = entry->d_type == DT_DIR;
       if (entry->d_type == DT_LNK || entry->d_type == DT_UNKNOWN) {
         struct stat st {};
@@ -352,9 +363,14 @@ class StaticFiles {
   }
 
   std::string root_;  // realpath of the document root
+  bool show_dotfiles_ = false;
 };
 
 }  // namespace
+
+std::string static_files_argument(const std::string& root, bool show_dotfiles) {
+  return std::string(show_dotfiles ? kShowDotfiles : kHideDotfiles) + root;
+}
 
 const forkserve_module* static_files_module() {
   return detail::ModuleGlue<StaticFiles>::descriptor("static_files");
