@@ -25,8 +25,9 @@ PathRefusal decode_segment(std::string_view segment, std::string& out) {
       c = static_cast<char>(*high * 16 + *low);
       i += 2;
       if (c == '/') return PathRefusal::EncodedSeparator;
-      if (c == '\0') return PathRefusal::Nul;
     }
+    // Raw or decoded, a NUL would cut the name short at open(2).
+    if (c == '\0') return PathRefusal::Nul;
     // A '\' is a separator to some tools and to every Windows client; it has
     // no business in a name served over HTTP.
     if (c == '\\') return PathRefusal::Backslash;

@@ -22,7 +22,7 @@ enum class PathRefusal {
   DotDot,            // a ".." segment, in any encoding ("%2e%2e", ".%2E", ...)
   EncodedSeparator,  // "%2f" or "%2F": a '/' inside a segment
   Backslash,         // '\' literal or as "%5c"/"%5C"
-  Nul,               // "%00"
+  Nul,               // "%00" or a raw NUL byte
 };
 
 struct SafePath {

@@ -124,6 +124,10 @@ TEST(SafePath, RefusesBackslashLiteralAndEncoded) {
   EXPECT_EQ(refusal_of("/..%5c..%5cetc%5cpasswd"), PathRefusal::Backslash);
 }
 
+TEST(SafePath, RefusesRawNul) {
+  EXPECT_EQ(refusal_of(std::string_view("/a\0b", 4)), PathRefusal::Nul);
+}
+
 TEST(SafePath, RefusesEncodedNul) {
   EXPECT_EQ(refusal_of("/a.txt%00.html"), PathRefusal::Nul);
   EXPECT_EQ(refusal_of("/%00"), PathRefusal::Nul);

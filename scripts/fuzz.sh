@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs each libFuzzer target for SECONDS (default 60), seeded with the request
+# corpus. New inputs found go to build-fuzz/corpus/, never into the repo.
+#   scripts/fuzz.sh 60
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/deps.sh"
+seconds=${1:-60}
+need_packages clang libclang-rt-dev
+dir=$root/build-fuzz
+# The whole core is built with ASan + UBSan so the fuzzers check it too.
+build_into "$dir" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DFORKSERVE_TESTS=OFF \
+  -DFORKSERVE_SANITIZE=ON -DFORKSERVE_FUZZ=ON
+
+mkdir -p "$dir/corpus/request_parser" "$dir/corpus/safe_path"
+cp "$root"/tests/data/requests/*/*.http "$dir/corpus/request_parser/"
+# Paths: the request targets of the corpus, one per file.
+for f in "$root"/tests/data/requests/*/*.http; do
+  head -n1 "$f" | awk '{print $2}' | tr -d '\r\n' >"$dir/corpus/safe_path/$(basename "$f")"
+done
+
+cd "$dir"  # crash-* reproducers land here
+for target in request_parser safe_path; do
+  echo "fuzzing $target for $seconds s"
+  log=$dir/$target.log
+  if ! "$dir/${target}_fuzz" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
+    "$dir/corpus/$target" >"$log" 2>&1; then
+    tail -n 40 "$log"
+    echo "$target: the fuzzer found a failure; reproducer in $dir"
+    exit 1
+  fi
+  grep -E '^stat::(number_of_executed_units|new_units_added)' "$log"
+  echo "corpus: $(ls "$dir/corpus/$target" | wc -l) inputs"
+done
