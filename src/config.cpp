@@ -103,7 +103,8 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) {
        return set_int(c.body_timeout, v, 1, kMaxSeconds, "a number of seconds");
      }},
-    {"write-timeout", "SECONDS", "30", "time to send the response, so a client that stops reading is dropped",
+    {"write-timeout", "SECONDS", "300",
+     "time to send the response from its first byte, so a client that stops reading is dropped",
      [](Config& c, std::string_view v) {
        return set_int(c.write_timeout, v, 1, kMaxSeconds, "a number of seconds");
      }},
@@ -167,7 +168,7 @@ std::string usage_text() {
       "                   and exit 0; a second signal stops at once\n"
       "  SIGUSR1          reopen the access and error logs (after logrotate has moved them)\n"
       "  SIGHUP           reserved for a graceful reload; logged and ignored for now\n"
-      "  SIGPIPE          ignored: a vanished client only ends its own child\n"
+      "  SIGPIPE          ignored: a vanished client only ends its own child\n\n"
       "Exit status: 0 after a clean shutdown, 1 if the server cannot start, 2 for a bad command line.\n";
   return text;
 }

@@ -22,7 +22,7 @@ struct Config {
   int max_children = 512;
   int header_timeout = 10;  // seconds, from accept
   int body_timeout = 30;    // seconds, from the end of the head
-  int write_timeout = 30;   // seconds, from the start of the response
+  int write_timeout = 300;  // seconds, from the first byte of the response
   int handler_timeout = 60; // seconds the handler may run before its child is stopped
   int grace = 10;           // seconds in-flight children get at shutdown
   unsigned long long max_body_bytes = 1ULL << 30;
