@@ -1,0 +1,84 @@
+#include "integration/proc_inspect.hpp"
+
+#include <dirent.h>
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+namespace forkserve::integration {
+namespace {
+
+constexpr milliseconds kRecheckInterval{10};
+
+struct StatLine {
+  bool ok = false;
+  char state = '?';
+  pid_t ppid = 0;
+};
+
+// "1234 (name with) spaces) S 1 ...": the name may hold anything, so the
+// fields are read after its last ')'.
+StatLine read_stat(pid_t pid) {
+  StatLine line;
+  std::string text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  std::size_t close = text.rfind(')');
+  if (close == std::string::npos || close + 4 >= text.size()) return line;
+  line.state = text[close + 2];
+  line.ppid = static_cast<pid_t>(std::strtol(text.c_str() + close + 4, nullptr, 10));
+  line.ok = true;
+  return line;
+}
+
+}  // namespace
+
+int count_open_fds(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return -1;
+  int count = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] != '.') ++count;
+  }
+  ::closedir(dir);
+  return count;
+}
+
+ProcessInfo process_info(pid_t pid) {
+  StatLine line = read_stat(pid);
+  return {pid, line.ok ? line.state : '?'};
+}
+
+std::vector<ProcessInfo> children_of(pid_t parent) {
+  std::vector<ProcessInfo> children;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return children;
+  while (const dirent* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    StatLine line = read_stat(static_cast<pid_t>(pid));
+    if (line.ok && line.ppid == parent) children.push_back({static_cast<pid_t>(pid), line.state});
+  }
+  ::closedir(proc);
+  return children;
+}
+
+std::size_t count_zombie_children(pid_t parent) {
+  std::size_t zombies = 0;
+  for (const ProcessInfo& child : children_of(parent)) {
+    if (child.state == 'Z') ++zombies;
+  }
+  return zombies;
+}
+
+bool eventually(const std::function<bool()>& condition, milliseconds timeout) {
+  Deadline deadline = Clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (Clock::now() >= deadline) return condition();
+    std::this_thread::sleep_for(kRecheckInterval);
+  }
+}
+
+}  // namespace forkserve::integration

@@ -1,0 +1,34 @@
+// What /proc says about a running server: its open descriptors and its
+// children (to find zombies). Linux only, like the tests that use it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <vector>
+
+#include "integration/server_process.hpp"
+
+namespace forkserve::integration {
+
+// Entries in /proc/PID/fd; -1 when the process is gone.
+int count_open_fds(pid_t pid);
+
+struct ProcessInfo {
+  pid_t pid = 0;
+  char state = '?';  // R, S, D, Z, ... from /proc/PID/stat
+};
+
+// The process itself; state '?' when it does not exist.
+ProcessInfo process_info(pid_t pid);
+
+// Every process whose parent is `parent`, from a scan of /proc/*/stat.
+std::vector<ProcessInfo> children_of(pid_t parent);
+std::size_t count_zombie_children(pid_t parent);
+
+// Re-checks `condition` every few milliseconds until it holds or the timeout
+// passes; returns its last value. For states that settle (reaping, closing),
+// never for readiness a test could wait on directly.
+bool eventually(const std::function<bool()>& condition, milliseconds timeout);
+
+}  // namespace forkserve::integration
