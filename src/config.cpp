@@ -149,17 +149,26 @@ void split_handler_spec(std::string_view spec, std::string& path, std::string& a
   }
 }
 
+std::vector<OptionDoc> option_docs() {
+  std::vector<OptionDoc> docs;
+  for (const Option& o : kOptions) {
+    docs.push_back({o.name, o.metavar ? o.metavar : "", o.default_text ? o.default_text : "", o.help});
+  }
+  return docs;
+}
+
 std::string usage_text() {
   std::string text =
       "Usage: forkserve [OPTION]...\n"
       "Fork-per-connection HTTP/1.0 server: one child process per connection runs the handler\n"
       "(static files from --root, or a module loaded with --handler).\n\nOptions:\n";
-  for (const Option& o : kOptions) {
-    std::string left = std::string("  --") + o.name + (o.metavar ? std::string(" ") + o.metavar : "");
+  for (const OptionDoc& o : option_docs()) {
+    std::string left = "  --" + std::string(o.name);
+    if (!o.metavar.empty()) left.append(" ").append(o.metavar);
     if (left.size() < 30) left.resize(30, ' ');
     else left += "\n" + std::string(30, ' ');
-    text += left + o.help;
-    if (o.default_text) text += std::string(" [") + o.default_text + "]";
+    text.append(left).append(o.help);
+    if (!o.default_text.empty()) text.append(" [").append(o.default_text).append("]");
     text += "\n";
   }
   text +=

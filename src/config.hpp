@@ -44,6 +44,15 @@ CommandLine parse_command_line(int argc, char* const argv[]);
 // The --help text, generated from the option table.
 std::string usage_text();
 
+// The option table as documentation, in --help order (the man page is tested against it).
+struct OptionDoc {
+  std::string_view name;          // "port"
+  std::string_view metavar;       // "N"; empty for a flag
+  std::string_view default_text;  // "8000"; empty for --help/--version
+  std::string_view help;
+};
+std::vector<OptionDoc> option_docs();
+
 // Splits "PATH.so:ARG" at the first ':' after ".so" (so paths may hold ':' elsewhere).
 void split_handler_spec(std::string_view spec, std::string& path, std::string& arg);
 
