@@ -296,6 +296,26 @@ TEST_F(StaticFilesTest, ListingIsSortedEscapedEncodedAndHidesDotfiles) {
   EXPECT_EQ(r->body().find(".git"), std::string::npos);
 }
 
+TEST_F(StaticFilesTest, ListingShowsDotfilesWhenAskedTo) {
+  init_root(handlers::static_files_argument(root_, /*show_dotfiles=*/true));
+  fs::create_directory(root_ + "/list");
+  write("list/.env", "x");
+  write("list/a.txt", "x");
+  auto r = get("/list/");
+  const std::vector<std::string> expected = {
+      R"(<li><a href="../">../</a></li>)",
+      R"(<li><a href=".env">.env</a></li>)",
+      R"(<li><a href="a.txt">a.txt</a></li>)",
+  };
+  EXPECT_EQ(list_items(r->body()), expected);
+}
+
+TEST_F(StaticFilesTest, ListingHidesDotfilesThroughTheServersArgumentToo) {
+  init_root(handlers::static_files_argument(root_, /*show_dotfiles=*/false));
+  write(".env", "x");
+  EXPECT_EQ(get("/")->body().find(".env"), std::string::npos);
+}
+
 TEST_F(StaticFilesTest, ListingIsAnHtml5PageTitledWithTheEscapedPath) {
   fs::create_directory(root_ + "/a&b");
   auto r = get("/a%26b/");
