@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
+#include <span>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -220,7 +222,11 @@ int serve_connection(const Connection& connection, const Config& config, const f
   http::Limits limits{static_cast<std::size_t>(config.max_request_line),
                       static_cast<std::size_t>(config.max_header_bytes),
                       static_cast<std::size_t>(config.max_headers)};
-  std::vector<char> buffer(limits.max_header_bytes + 1);
+  // Not value-initialised: zeroing 64 KiB would touch (and fault in) every
+  // page for a head that is usually a few hundred bytes.
+  std::size_t capacity = limits.max_header_bytes + 1;
+  std::unique_ptr<char[]> storage(new char[capacity]);
+  std::span<char> buffer(storage.get(), capacity);
   std::size_t received = 0;
   Deadline head_deadline = connection.accepted_at + std::chrono::seconds(config.header_timeout);
   http::ParseResult parsed;
