@@ -1,6 +1,7 @@
 #include "integration/proc_inspect.hpp"
 
 #include <dirent.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
@@ -15,17 +16,26 @@ struct StatLine {
   bool ok = false;
   char state = '?';
   pid_t ppid = 0;
+  unsigned long long cpu_ticks = 0;  // utime + stime
 };
 
 // "1234 (name with) spaces) S 1 ...": the name may hold anything, so the
-// fields are read after its last ')'.
+// fields are read after its last ')'. Field 3 (state) comes right after it;
+// utime and stime are fields 14 and 15 (proc(5)).
 StatLine read_stat(pid_t pid) {
   StatLine line;
   std::string text = read_file("/proc/" + std::to_string(pid) + "/stat");
   std::size_t close = text.rfind(')');
   if (close == std::string::npos || close + 4 >= text.size()) return line;
   line.state = text[close + 2];
-  line.ppid = static_cast<pid_t>(std::strtol(text.c_str() + close + 4, nullptr, 10));
+  char* next = nullptr;
+  line.ppid = static_cast<pid_t>(std::strtol(text.c_str() + close + 4, &next, 10));
+  for (int field = 5; field < 14 && next != nullptr; ++field) std::strtoull(next, &next, 10);
+  if (next != nullptr) {
+    unsigned long long utime = std::strtoull(next, &next, 10);
+    unsigned long long stime = std::strtoull(next, &next, 10);
+    line.cpu_ticks = utime + stime;
+  }
   line.ok = true;
   return line;
 }
@@ -47,6 +57,16 @@ int count_open_fds(pid_t pid) {
 ProcessInfo process_info(pid_t pid) {
   StatLine line = read_stat(pid);
   return {pid, line.ok ? line.state : '?'};
+}
+
+pid_t parent_of(pid_t pid) { return read_stat(pid).ppid; }
+
+std::optional<milliseconds> cpu_time(pid_t pid) {
+  StatLine line = read_stat(pid);
+  if (!line.ok) return std::nullopt;
+  long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  if (ticks_per_second <= 0) return std::nullopt;
+  return milliseconds(static_cast<long long>(line.cpu_ticks * 1000 / static_cast<unsigned long long>(ticks_per_second)));
 }
 
 std::vector<ProcessInfo> children_of(pid_t parent) {

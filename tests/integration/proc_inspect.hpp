@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "integration/server_process.hpp"
@@ -21,6 +22,12 @@ struct ProcessInfo {
 
 // The process itself; state '?' when it does not exist.
 ProcessInfo process_info(pid_t pid);
+
+// Its parent's pid from /proc/PID/stat; 0 when the process does not exist.
+pid_t parent_of(pid_t pid);
+
+// User plus system CPU time it has used (utime + stime); nullopt when gone.
+std::optional<milliseconds> cpu_time(pid_t pid);
 
 // Every process whose parent is `parent`, from a scan of /proc/*/stat.
 std::vector<ProcessInfo> children_of(pid_t parent);

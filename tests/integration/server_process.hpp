@@ -33,7 +33,7 @@ using std::chrono::milliseconds;
 // Paths baked in by tests/CMakeLists.txt.
 std::string server_binary();
 std::string module_path(std::string_view file_name);   // examples: hello.so, environ_dump.so
-std::string fixture_path(std::string_view file_name);  // tests/fixtures modules: slow.so
+std::string fixture_path(std::string_view file_name);  // tests/fixtures modules: slow.so, crashes.so, ...
 
 // A directory made with mkdtemp, removed with everything in it on destruction.
 class TempDir {
