@@ -126,9 +126,12 @@ void linger_and_close(int fd) {
 
 // The phase alarm. While the handler runs, SIGALRM is due --handler-timeout
 // seconds after it started; once the response head goes out, it is re-armed
-// for --write-timeout. When it fires, the child answers 503 if nothing was sent
-// yet (else resets the connection), logs once, and ends. Everything the signal
-// handler needs is prepared beforehand: it only calls write, setsockopt and _exit.
+// for --write-timeout, and it stays armed until the child exits, so not even
+// a blocked access log can keep a child alive. When it fires during the
+// response, the child answers 503 if nothing was sent yet (else resets the
+// connection), logs once, and ends; once the response is complete it just
+// ends. Everything the signal handler needs is prepared beforehand: it only
+// calls write, setsockopt and _exit.
 struct PhaseAlarm {
   int client_fd = -1;
   int access_log_fd = -1;
@@ -140,11 +143,13 @@ struct PhaseAlarm {
   std::string response_timeout_line;
   std::string access_line;  // the prefix, then room for the status and size
   std::size_t access_prefix_length = 0;
+  volatile sig_atomic_t response_done = 0;  // the response and its log line are accounted for
 };
 PhaseAlarm g_alarm;
 
 void on_phase_alarm(int) {
   const PhaseAlarm& a = g_alarm;
+  if (a.response_done) end_child(0);
   int status = 503;
   unsigned long long body_bytes = a.unavailable_body_bytes;
   if (!a.writer->head_sent()) {
@@ -279,9 +284,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
     }
   }
 
-  if (early_status != 0) {
-    ctx.writer.fail(early_status, early_reason);
-  } else {
+  if (early_status == 0) {
     write_label(connection, parsed.head);
     unsigned long long body_length = parsed.head.content_length.value_or(0);
     std::string_view after_head = received_view.substr(parsed.head_length);
@@ -305,7 +308,12 @@ int serve_connection(const Connection& connection, const Config& config, const f
       ctx.log(ctx.writer.error());
       ctx.writer.fail(500, "");
     }
-    ::alarm(0);
+    g_alarm.response_done = 1;
+  } else {
+    // No handler ran; the default action of SIGALRM still bounds the error
+    // response, the log line and the lingering close.
+    ::alarm(static_cast<unsigned>(config.write_timeout));
+    ctx.writer.fail(early_status, early_reason);
   }
 
   char suffix[32];

@@ -145,14 +145,18 @@ class Supervisor {
   }
 
   void serve() {
-    bool at_cap = false;
+    // Saturation is reported once when it starts and once when it is over
+    // (half the cap free again), not at every child that comes and goes.
+    bool saturated = false;
     while (g_stop_requests == 0) {
       bool full = g_live >= config_.max_children;
-      if (full != at_cap) {
-        at_cap = full;
-        log_error(full ? "at --max-children " + std::to_string(config_.max_children) +
-                             ": new connections wait in the backlog"
-                       : "below --max-children again: accepting");
+      if (full && !saturated) {
+        saturated = true;
+        log_error("at --max-children " + std::to_string(config_.max_children) +
+                  ": new connections wait in the backlog");
+      } else if (saturated && g_live <= config_.max_children / 2) {
+        saturated = false;
+        log_error("load below --max-children again (" + std::to_string(g_live) + " children)");
       }
       const timespec* timeout = backing_off_ ? &kResourceBackoff : nullptr;
       bool listen = !full && !backing_off_;
