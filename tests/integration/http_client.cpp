@@ -243,6 +243,7 @@ std::vector<HttpReply> exchange_concurrently(std::uint16_t port, std::string_vie
     for (std::size_t i = 0; i < count; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       if (!read_available(fds[i].fd, replies[i])) {
+        clients[i].close();  // as a real client does, so the server's lingering close ends now
         fds[i].fd = -1;
         --open;
       }

@@ -76,6 +76,7 @@ HttpReply exchange(std::uint16_t port, std::string_view request, milliseconds ti
 
 // Opens `count` connections at once, sends `request` on each, then reads all
 // replies in parallel (poll) until every one is closed or the deadline passes.
+// Each connection is closed as soon as its reply has ended.
 std::vector<HttpReply> exchange_concurrently(std::uint16_t port, std::string_view request, std::size_t count,
                                              milliseconds timeout = milliseconds(20'000));
 

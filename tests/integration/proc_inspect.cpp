@@ -66,7 +66,8 @@ std::optional<milliseconds> cpu_time(pid_t pid) {
   if (!line.ok) return std::nullopt;
   long ticks_per_second = ::sysconf(_SC_CLK_TCK);
   if (ticks_per_second <= 0) return std::nullopt;
-  return milliseconds(static_cast<long long>(line.cpu_ticks * 1000 / static_cast<unsigned long long>(ticks_per_second)));
+  return milliseconds(
+      static_cast<long long>(line.cpu_ticks * 1000 / static_cast<unsigned long long>(ticks_per_second)));
 }
 
 std::vector<ProcessInfo> children_of(pid_t parent) {

@@ -1,0 +1,173 @@
+// A failing handler takes down its own request, never the server: an
+// exception is a 500, a crash closes that one connection and is logged with
+// the request, a hung handler is a 503 at --handler-timeout, and a response
+// the server must refuse (CR/LF injection, a bad status line) is a 500 with
+// nothing of it on the wire.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <regex>
+#include <string>
+
+#include "integration/http_client.hpp"
+#include "integration/log_text.hpp"
+#include "integration/proc_inspect.hpp"
+#include "integration/server_process.hpp"
+
+namespace forkserve::integration {
+namespace {
+
+using std::chrono::duration_cast;
+
+constexpr milliseconds kLogLineAppears{5'000};
+
+milliseconds since(Clock::time_point start) { return duration_cast<milliseconds>(Clock::now() - start); }
+
+bool alive(pid_t pid) {
+  char state = process_info(pid).state;
+  return state != 'Z' && state != '?';
+}
+
+// Waits (bounded) for a line of the server's stderr to match `pattern`; returns it.
+std::string wait_for_log_line(const ServerProcess& server, const std::regex& pattern) {
+  std::string found;
+  eventually(
+      [&] {
+        for (const std::string& line : lines_of(server.stderr_text())) {
+          if (std::regex_search(line, pattern)) {
+            found = line;
+            return true;
+          }
+        }
+        return false;
+      },
+      kLogLineAppears);
+  return found;
+}
+
+TEST(CrashIsolationTest, ExceptionBeforeStartResponseGets500AndTheServerKeepsServing) {
+  ServerProcess server({"--handler", fixture_path("throws.so")});
+  ASSERT_TRUE(server.ready()) << server.error();
+
+  for (int i = 0; i < 2; ++i) {  // the second shows the first did not break anything
+    HttpReply reply = exchange(server.port(), "GET /boom HTTP/1.0\r\n\r\n");
+    ASSERT_TRUE(reply.parsed) << reply.summary();
+    EXPECT_EQ(reply.status_line, "HTTP/1.0 500 Internal Server Error");
+    EXPECT_TRUE(reply.body.starts_with("500 Internal Server Error")) << reply.body;
+    EXPECT_TRUE(reply.closed_by_server) << reply.summary();
+  }
+  EXPECT_TRUE(alive(server.pid()));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return count_lines_containing(server.stderr_text(), "throws fixture: failed before start_response") ==
+               2;
+      },
+      kLogLineAppears))
+      << "each exception is logged once with its message:\n"
+      << server.stderr_text();
+}
+
+struct Crash {
+  const char* path;
+  int signal;
+};
+
+class HandlerCrashTest : public ::testing::TestWithParam<Crash> {};
+
+TEST_P(HandlerCrashTest, CrashClosesOnlyItsConnectionAndIsLoggedWithTheRequest) {
+  const Crash& crash = GetParam();
+  ServerProcess server({"--handler", fixture_path("crashes.so")});
+  ASSERT_TRUE(server.ready()) << server.error();
+
+  HttpReply reply = exchange(server.port(), "GET " + std::string(crash.path) + " HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(reply.raw.empty()) << "a crashed child cannot have answered: " << reply.summary();
+  EXPECT_TRUE(reply.closed_by_server || reply.error == ECONNRESET) << reply.summary();
+
+  // forkserve: child 1234 (GET /segv) killed by signal 11 (Segmentation fault)
+  const std::regex expected("child [0-9]+ \\(GET " + std::string(crash.path) + "\\) killed by signal " +
+                            std::to_string(crash.signal) + " \\(" + ::strsignal(crash.signal) + "\\)$");
+  EXPECT_FALSE(wait_for_log_line(server, expected).empty())
+      << "no 'killed by signal " << crash.signal << "' line naming the request; stderr:\n"
+      << server.stderr_text();
+
+  EXPECT_TRUE(alive(server.pid()));
+  HttpReply next = exchange(server.port(), "GET /alive HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(next.status, 200) << next.summary();
+  EXPECT_EQ(next.body, "alive\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Crashes, HandlerCrashTest,
+                         ::testing::Values(Crash{"/segv", SIGSEGV}, Crash{"/null", SIGSEGV},
+                                           Crash{"/abort", SIGABRT}),
+                         [](const ::testing::TestParamInfo<Crash>& info) {
+                           return std::string(info.param.path + 1);
+                         });
+
+TEST(CrashIsolationTest, HandlerRunningPastHandlerTimeoutGets503AndIsLoggedAsHandlerTimeout) {
+  constexpr milliseconds kEarliest{800};
+  constexpr milliseconds kLatest{4'000};
+  ServerProcess server({"--handler", fixture_path("slow.so"), "--handler-timeout", "1"});
+  ASSERT_TRUE(server.ready()) << server.error();
+
+  Clock::time_point start = Clock::now();
+  HttpReply reply = exchange(server.port(), "GET /slow?ms=10000 HTTP/1.0\r\n\r\n");
+  milliseconds took = since(start);
+  ASSERT_TRUE(reply.parsed) << reply.summary();
+  EXPECT_EQ(reply.status_line, "HTTP/1.0 503 Service Unavailable");
+  EXPECT_NE(reply.body.find("handler timeout"), std::string::npos) << reply.body;
+  EXPECT_TRUE(reply.closed_by_server) << reply.summary();
+  EXPECT_GE(took, kEarliest) << "503 before --handler-timeout 1";
+  EXPECT_LE(took, kLatest);
+
+  EXPECT_TRUE(eventually([&] { return count_lines_containing(server.stderr_text(), "handler timeout") == 1; },
+                         kLogLineAppears))
+      << server.stderr_text();
+  EXPECT_EQ(count_lines_containing(server.stderr_text(), "client timeout"), 0U) << server.stderr_text();
+  HttpReply next = exchange(server.port(), "GET /fast HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(next.body, "fast\n") << next.summary();
+}
+
+class RefusedResponseTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.ready()) << server_.error(); }
+  ServerProcess server_{{"--handler", fixture_path("bad_headers.so")}};
+};
+
+TEST_P(RefusedResponseTest, Gets500WithNothingOfTheInjectedHeaderOnTheWire) {
+  const std::string path = GetParam();
+  HttpReply reply = exchange(server_.port(), "GET " + path + " HTTP/1.0\r\n\r\n");
+  ASSERT_TRUE(reply.parsed) << reply.summary();
+  EXPECT_EQ(reply.status_line, "HTTP/1.0 500 Internal Server Error");
+  EXPECT_TRUE(reply.body.starts_with("500 Internal Server Error")) << reply.body;
+  EXPECT_TRUE(reply.closed_by_server) << reply.summary();
+  EXPECT_EQ(reply.raw.find("X-Injected"), std::string::npos) << reply.summary();
+  EXPECT_EQ(reply.raw.find("evil"), std::string::npos) << reply.summary();
+  EXPECT_EQ(reply.raw.find("X-Echo"), std::string::npos) << reply.summary();
+  EXPECT_EQ(reply.raw.find("must never be sent"), std::string::npos) << reply.summary();
+  EXPECT_EQ(reply.raw.find("after a refused"), std::string::npos) << reply.summary();
+
+  // The refusal is logged against the request, and the server goes on.
+  EXPECT_TRUE(eventually(
+      [&] { return count_lines_containing(server_.stderr_text(), "\"GET " + path + " HTTP/1.0\"") == 1; },
+      kLogLineAppears))
+      << server_.stderr_text();
+  HttpReply fine = exchange(server_.port(), "GET /fine HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(fine.status, 200) << fine.summary();
+  EXPECT_EQ(fine.body, "fine\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(BadHeaders, RefusedResponseTest,
+                         ::testing::Values("/crlf-value", "/lf-value", "/crlf-name", "/crlf-status",
+                                           "/bad-status", "/ignore-refusal"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           std::string name(info.param + 1);
+                           for (char& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace forkserve::integration
