@@ -247,10 +247,15 @@ int serve_connection(const Connection& connection, const Config& config, const f
       break;
     }
     if (result.status != IoStatus::Ok) return 0;  // gone before a full request: nobody to answer
+    bool first_read = received == 0;
     bool new_line = std::memchr(buffer.data() + received, '\n', result.bytes) != nullptr;
     received += result.bytes;
-    // The head can only end at a '\n', so a trickle of other bytes is not re-parsed.
-    if (new_line || received == buffer.size()) parsed = http::parse_request_head({buffer.data(), received}, limits);
+    // The head can only end at a '\n', so a trickle of other bytes is not
+    // re-parsed; the first read is, so that a TLS handshake or binary junk is
+    // refused at once rather than at the header deadline.
+    if (first_read || new_line || received == buffer.size()) {
+      parsed = http::parse_request_head({buffer.data(), received}, limits);
+    }
   }
   std::string_view received_view(buffer.data(), received);
 

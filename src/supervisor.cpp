@@ -145,8 +145,8 @@ class Supervisor {
   }
 
   void serve() {
-    // Saturation is reported once when it starts and once when it is over
-    // (half the cap free again), not at every child that comes and goes.
+    // Saturation is reported once when the cap is reached and once when the
+    // backlog has drained, not at every child that comes and goes.
     bool saturated = false;
     while (g_stop_requests == 0) {
       bool full = g_live >= config_.max_children;
@@ -154,35 +154,37 @@ class Supervisor {
         saturated = true;
         log_error("at --max-children " + std::to_string(config_.max_children) +
                   ": new connections wait in the backlog");
-      } else if (saturated && g_live <= config_.max_children / 2) {
-        saturated = false;
-        log_error("load below --max-children again (" + std::to_string(g_live) + " children)");
       }
       const timespec* timeout = backing_off_ ? &kResourceBackoff : nullptr;
       bool listen = !full && !backing_off_;
       backing_off_ = false;
-      if (wait_for_event(listen, timeout) > 0 && listen) accept_connections();
+      if (wait_for_event(listen, timeout) > 0 && listen && accept_connections() && saturated) {
+        saturated = false;
+        log_error("backlog drained: below --max-children again");
+      }
     }
   }
 
-  // Accepts until the queue is empty or the cap is reached.
-  void accept_connections() {
+  // Accepts until the queue is empty or the cap is reached; true if the
+  // queue was found empty.
+  bool accept_connections() {
     while (g_live < config_.max_children && g_stop_requests == 0) {
       Connection connection;
       socklen_t length = sizeof connection.peer;
       connection.fd = ::accept4(listener_.fd.get(), reinterpret_cast<sockaddr*>(&connection.peer), &length,
                                 SOCK_CLOEXEC);
       if (connection.fd < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
           back_off(std::string("accept: ") + std::strerror(errno));
-          return;
+          return false;
         }
         continue;  // EINTR, ECONNABORTED, EPROTO, network errors: that connection is gone, not us
       }
       connection.accepted_at = Clock::now();
       fork_child(connection);
     }
+    return false;
   }
 
   int free_slot() {
