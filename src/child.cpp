@@ -24,7 +24,8 @@ namespace {
 
 // How long a finished child keeps draining what the client still sends, so
 // that closing with unread data does not turn into an RST that destroys the
-// response in flight (the "lingering close" of RFC 9112 §9.6).
+// response in flight (the "lingering close" of RFC 9112 §9.6). Only needed
+// when the request was not read to its end.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
 // Everything the callbacks of forkserve_request need; `server` points here.
@@ -277,6 +278,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
     early_reason = parsed.reason.data();
   }
   EnvironResult environ;
+  bool request_read_to_end = false;  // then a plain close cannot cause an RST
   if (early_status == 0) {
     const http::RequestHead& head = parsed.head;
     if (head.content_length.value_or(0) > config.max_body_bytes) {
@@ -314,6 +316,8 @@ int serve_connection(const Connection& connection, const Config& config, const f
       ctx.writer.fail(500, "");
     }
     g_alarm.response_done = 1;
+    request_read_to_end = ctx.body_left == 0 && ctx.body_buffered.empty() &&
+                          received == parsed.head_length + body_length;
   } else {
     // No handler ran; the default action of SIGALRM still bounds the error
     // response, the log line and the lingering close.
@@ -324,7 +328,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
   char suffix[32];
   write_line(access_log_fd,
              access_prefix.append(suffix, append_access_suffix(suffix, ctx.writer.status(), ctx.writer.body_bytes())));
-  if (!ctx.writer.aborted()) linger_and_close(connection.fd);
+  if (!ctx.writer.aborted() && !request_read_to_end) linger_and_close(connection.fd);
   return 0;
 }
 
