@@ -82,7 +82,7 @@ TEST(DescriptorExhaustionTest, FourHundredIdleConnectionsAtLimit256LeaveNoFdsOrZ
   }
   // The backlog holds every connection the parent has not accepted yet, so
   // none of them waits out a SYN retransmission.
-  ServerProcess server({"--handler", module_path("hello.so"), "--backlog", "512"}, kServerLimit);
+  ServerProcess server({"--handler", module_path("hello.so"), "--backlog", "512"}, ProcessLimits::max_open_files(kServerLimit));
   ASSERT_TRUE(server.ready()) << server.error();
   const int baseline = count_open_fds(server.pid());
   ASSERT_GT(baseline, 0);
@@ -132,7 +132,7 @@ TEST(DescriptorExhaustionTest, AcceptFailingWithEmfileBacksOffInsteadOfSpinning)
   }
   // With exactly that many allowed the server starts, but accept() has no
   // descriptor left to return.
-  ServerProcess server({"--handler", module_path("hello.so")}, static_cast<rlim_t>(held_at_start));
+  ServerProcess server({"--handler", module_path("hello.so")}, ProcessLimits::max_open_files(static_cast<rlim_t>(held_at_start)));
   ASSERT_TRUE(server.ready()) << "the server cannot start with RLIMIT_NOFILE " << held_at_start << ": "
                               << server.error();
   ASSERT_EQ(count_open_fds(server.pid()), held_at_start) << "the limit leaves room for accept()";

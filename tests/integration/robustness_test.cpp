@@ -101,7 +101,7 @@ TEST(ResourceTest, LowDescriptorLimitStillAnswersEveryRequestAndBurst) {
   constexpr rlim_t kMaxOpenFiles = 64;
   constexpr int kSequential = 500;
   constexpr std::size_t kBurst = 100;
-  ServerProcess server({}, kMaxOpenFiles);
+  ServerProcess server({}, ProcessLimits::max_open_files(kMaxOpenFiles));
   ASSERT_TRUE(server.ready()) << server.error();
   rlimit limit{};
   ASSERT_EQ(::prlimit(server.pid(), RLIMIT_NOFILE, nullptr, &limit), 0) << std::strerror(errno);

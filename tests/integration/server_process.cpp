@@ -1,6 +1,7 @@
 #include "integration/server_process.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
@@ -42,8 +43,7 @@ milliseconds left_until(Deadline deadline) {
 // fork + exec with the given descriptors as stdout/stderr, stdin on /dev/null,
 // every other descriptor closed and signals back to their defaults, so the
 // test process's sockets and pipes never leak into (and skew) the server.
-pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd,
-            std::optional<rlim_t> max_open_files) {
+pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd, const ProcessLimits& limits) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -62,12 +62,21 @@ pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd,
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (max_open_files) {
-      rlimit limit{*max_open_files, *max_open_files};
-      if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-        static constexpr char kMessage[] = "integration harness: setrlimit failed\n";
-        (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-        ::_exit(127);
+    auto fail = [](const char* message) {
+      (void)!::write(STDERR_FILENO, message, std::strlen(message));
+      ::_exit(127);
+    };
+    if (limits.open_files) {
+      rlimit limit{*limits.open_files, *limits.open_files};
+      if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) fail("integration harness: setrlimit NOFILE failed\n");
+    }
+    if (limits.processes) {
+      rlimit limit{*limits.processes, *limits.processes};
+      if (::setrlimit(RLIMIT_NPROC, &limit) != 0) fail("integration harness: setrlimit NPROC failed\n");
+    }
+    if (limits.user) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(*limits.user) != 0 || ::setuid(*limits.user) != 0) {
+        fail("integration harness: cannot change user\n");
       }
     }
     ::execv(args[0], args.data());
@@ -204,7 +213,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, milliseconds tim
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) fail_setup("pipe");
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) fail_setup("pipe");
   Deadline deadline = Clock::now() + timeout;
-  pid_t pid = spawn(resolved, out_pipe[1], err_pipe[1], std::nullopt);
+  pid_t pid = spawn(resolved, out_pipe[1], err_pipe[1], ProcessLimits{});
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
 
@@ -237,8 +246,13 @@ ProcessResult run_process(const std::vector<std::string>& argv, milliseconds tim
   return result;
 }
 
-ServerProcess::ServerProcess(std::vector<std::string> args, std::optional<rlim_t> max_open_files) {
+ServerProcess::ServerProcess(std::vector<std::string> args, ProcessLimits limits) {
   root_ = scratch_.make_dir("root");
+  if (limits.user) {
+    for (const std::string& path : {scratch_.path(), root_}) {
+      if (::chown(path.c_str(), *limits.user, *limits.user) != 0) fail_setup("chown " + path);
+    }
+  }
   access_log_ = scratch_.path() + "/access.log";
   stderr_path_ = scratch_.path() + "/stderr.log";
 
@@ -250,7 +264,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::optional<rlim_t
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) fail_setup("pipe");
   int stderr_fd = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (stderr_fd < 0) fail_setup("create " + stderr_path_);
-  pid_ = spawn(argv, out_pipe[1], stderr_fd, max_open_files);
+  pid_ = spawn(argv, out_pipe[1], stderr_fd, limits);
   ::close(out_pipe[1]);
   ::close(stderr_fd);
   stdout_fd_ = out_pipe[0];

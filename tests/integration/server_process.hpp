@@ -77,11 +77,23 @@ ProcessResult run_process(const std::vector<std::string>& argv, milliseconds tim
 // The full path of `name` in PATH, if it is there and executable.
 std::optional<std::string> find_in_path(std::string_view name);
 
+// What the server process is started with besides its arguments.
+struct ProcessLimits {
+  std::optional<rlim_t> open_files;  // RLIMIT_NOFILE
+  std::optional<rlim_t> processes;   // RLIMIT_NPROC: only enforced for a non-root user
+  std::optional<uid_t> user;         // run as this uid (and its gid = uid); the scratch dir is chowned to it
+
+  static ProcessLimits max_open_files(rlim_t n) {
+    ProcessLimits limits;
+    limits.open_files = n;
+    return limits;
+  }
+};
+
 class ServerProcess {
  public:
-  // `args` come after the harness's own flags (a later --root wins);
-  // `max_open_files` is set as RLIMIT_NOFILE in the child before exec.
-  explicit ServerProcess(std::vector<std::string> args = {}, std::optional<rlim_t> max_open_files = {});
+  // `args` come after the harness's own flags (a later --root wins).
+  explicit ServerProcess(std::vector<std::string> args = {}, ProcessLimits limits = {});
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
   ~ServerProcess();

@@ -1,0 +1,85 @@
+// Signals and process failures the parent must ride out: SIGHUP is kept for a
+// reload and does not stop the server, a client that hangs up mid-response
+// costs its child an EPIPE (never a SIGPIPE death), and when fork() fails the
+// client gets a 503 and the parent carries on.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <string>
+
+#include "integration/http_client.hpp"
+#include "integration/log_text.hpp"
+#include "integration/proc_inspect.hpp"
+#include "integration/server_process.hpp"
+
+namespace forkserve::integration {
+namespace {
+
+constexpr milliseconds kSettle{10'000};
+
+bool serves_hello(const ServerProcess& server) {
+  HttpReply reply = exchange(server.port(), "GET / HTTP/1.0\r\n\r\n");
+  return reply.parsed && reply.status_line == "HTTP/1.0 200 OK" && reply.body == "Hello, World!";
+}
+
+TEST(SignalsTest, SighupIsLoggedAndTheServerKeepsServing) {
+  ServerProcess server({"--handler", module_path("hello.so")});
+  ASSERT_TRUE(server.ready()) << server.error();
+  server.signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] { return count_lines_containing(server.stderr_text(), "SIGHUP") == 1; }, kSettle))
+      << server.stderr_text();
+  EXPECT_TRUE(serves_hello(server));
+  EXPECT_NE(process_info(server.pid()).state, 'Z');
+}
+
+TEST(SignalsTest, ClientHangingUpMidResponseNeverKillsTheChildWithSigpipe) {
+  ServerProcess server({"--handler", fixture_path("slow.so")});
+  ASSERT_TRUE(server.ready()) << server.error();
+  {
+    Client client(server.port());
+    ASSERT_TRUE(client.connected());
+    // 64 MiB: far more than the socket buffers hold, so the child is still
+    // writing when the client goes away.
+    ASSERT_TRUE(client.send("GET /stream?bytes=67108864 HTTP/1.0\r\n\r\n"));
+    // Half-close first: the child's socket is then in CLOSE_WAIT, where the
+    // RST that our close with unread data causes turns the child's next
+    // write into EPIPE, which raises SIGPIPE unless it is ignored.
+    ASSERT_EQ(::shutdown(client.fd(), SHUT_WR), 0);
+    char first[4096];
+    ASSERT_TRUE(eventually([&] { return client.readable_now(); }, kSettle));
+    ASSERT_GT(::read(client.fd(), first, sizeof first), 0);
+  }
+  ASSERT_TRUE(eventually([&] { return children_of(server.pid()).empty(); }, kSettle))
+      << "the child outlived its client";
+  EXPECT_EQ(count_lines_containing(server.stderr_text(), "killed by signal"), 0U) << server.stderr_text();
+  HttpReply reply = exchange(server.port(), "GET /fast HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(reply.status_line, "HTTP/1.0 200 OK") << reply.summary();
+}
+
+TEST(SignalsTest, ForkFailureGets503AndTheParentKeepsRunning) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to start the server as a user with RLIMIT_NPROC 1";
+  // A uid with no other processes: with RLIMIT_NPROC 1 the server itself is
+  // the one process it may have, so every fork() fails with EAGAIN.
+  constexpr uid_t kUnusedUid = 54321;
+  ProcessLimits limits;
+  limits.processes = 1;
+  limits.user = kUnusedUid;
+  ServerProcess server({"--handler", module_path("hello.so")}, limits);
+  ASSERT_TRUE(server.ready()) << server.error();
+
+  for (int i = 0; i < 3; ++i) {
+    HttpReply reply = exchange(server.port(), "GET / HTTP/1.0\r\n\r\n");
+    ASSERT_TRUE(reply.parsed) << reply.summary();
+    EXPECT_EQ(reply.status_line, "HTTP/1.0 503 Service Unavailable");
+  }
+  EXPECT_TRUE(eventually([&] { return count_lines_containing(server.stderr_text(), "fork: ") >= 1; }, kSettle))
+      << server.stderr_text();
+  EXPECT_LE(count_lines_containing(server.stderr_text(), "fork: "), 3U) << "the fork failure log is rate-limited";
+  EXPECT_NE(process_info(server.pid()).state, 'Z');
+  EXPECT_EQ(server.stop().code, 0);
+}
+
+}  // namespace
+}  // namespace forkserve::integration
