@@ -79,6 +79,9 @@ constexpr std::string_view kUnavailable =
 // memory or processes, so it does not spin on the same failure.
 constexpr timespec kResourceBackoff{0, 100'000'000};
 
+// Connections accepted per wake-up before going back to ppoll() to reap.
+constexpr int kAcceptBatch = 8;
+
 // After --grace, stragglers get SIGTERM, then this long before SIGKILL.
 constexpr auto kTermWait = std::chrono::seconds(2);
 
@@ -165,10 +168,12 @@ class Supervisor {
     }
   }
 
-  // Accepts until the queue is empty or the cap is reached; true if the
-  // queue was found empty.
+  // Accepts until the queue is empty, the cap is reached or a batch is done;
+  // true if the queue was found empty. The batch is bounded because exited
+  // children are only reaped back in ppoll(): under sustained load an
+  // unbounded loop would fill the cap with zombies.
   bool accept_connections() {
-    while (g_live < config_.max_children && g_stop_requests == 0) {
+    for (int batch = 0; batch < kAcceptBatch && g_live < config_.max_children && g_stop_requests == 0; ++batch) {
       Connection connection;
       socklen_t length = sizeof connection.peer;
       connection.fd = ::accept4(listener_.fd.get(), reinterpret_cast<sockaddr*>(&connection.peer), &length,
