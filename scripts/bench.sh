@@ -1,0 +1,489 @@
+#!/usr/bin/env bash
+# Measures forkserve on 127.0.0.1 against the limits of its design and other
+# small servers, and prints Markdown tables. Results are printed, not asserted.
+#   scripts/bench.sh          3 interleaved rounds and the microbenchmarks (about 10 minutes)
+#   scripts/bench.sh --quick  one short round, for development (under a minute)
+#
+# Builds in Release (build-bench/) and installs, if missing, ab (apache2-utils)
+# and Google Benchmark, then the optional peers: wrk, busybox, mini-httpd,
+# apache2, nginx, lighttpd and libhttp-parser-dev. A peer that cannot be
+# installed is skipped, saying so. No system service is started: the install
+# runs behind policy-rc.d, and the peers run in the foreground from the
+# configs in bench/peers/, with pid and log files in a temp dir.
+#
+# Every figure is also given as a ratio to fork_min measured in the same
+# round: on a small shared machine the absolute numbers drift, the ratios much
+# less. Each ab run opens a new connection per request (no -k).
+set -Eeuo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/deps.sh"
+export PATH="$PATH:/usr/sbin:/sbin"
+
+case "${1:-}" in
+  "")
+    quick=false
+    rounds=3
+    declare -A requests=([1]=5000 [16]=15000 [128]=15000)
+    time_cap=20  # seconds one ab run may take, whatever its -n
+    micro_args=(--benchmark_min_time=0.2 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+                --benchmark_enable_random_interleaving=true)
+    ;;
+  --quick)
+    quick=true
+    rounds=1
+    declare -A requests=([1]=1000 [16]=2000 [128]=2000)
+    time_cap=3
+    micro_args=(--benchmark_min_time=0.05)
+    ;;
+  *) echo "usage: scripts/bench.sh [--quick]" >&2; exit 2 ;;
+esac
+concurrencies=(1 16 128)
+dir=$root/build-bench
+bin=$dir/bench
+sample_interval_ms=20
+
+say() { echo "bench: $*" >&2; }
+
+# --- cleanup: every process this script starts is in a process group of its
+# own (setsid), and is ended through that group id, here, whatever happens.
+tmp=$(mktemp -d /tmp/forkserve-bench.XXXXXX)
+started=()      # group ids of the servers
+samplers=()     # pids of peak_children runs still going
+made_guard=""   # the policy-rc.d this script wrote, if any
+cleanup() {
+  set +e
+  trap - ERR
+  local pid i
+  for pid in "${samplers[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${started[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
+  for ((i = 0; i < 50; i++)); do  # up to 5 s for them to finish
+    local alive=false
+    for pid in "${started[@]}"; do kill -0 -- "-$pid" 2>/dev/null && alive=true; done
+    $alive || break
+    sleep 0.1
+  done
+  for pid in "${started[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  [ -n "$made_guard" ] && rm -f "$made_guard"
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
+trap 'say "line $LINENO failed: $BASH_COMMAND"' ERR
+
+# --- installing --------------------------------------------------------------
+
+# Installs each package in turn (so one that fails skips only itself), with
+# service starts refused, and stops and disables any service a package it
+# installed brought up anyway. Returns nothing: callers check for what they
+# need afterwards.
+install_optional() {
+  local missing=() p
+  for p in "$@"; do
+    # (dpkg -s also succeeds for a removed package whose config files remain)
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { say "not root and no sudo: not installing ${missing[*]}"; return 0; }
+    sudo=(sudo)
+  fi
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    made_guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\n# written by forkserve scripts/bench.sh while it installs peers\nexit 101\n' |
+      "${sudo[@]}" tee "$made_guard" >/dev/null
+    "${sudo[@]}" chmod 755 "$made_guard"
+  fi
+  say "installing: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq || say "apt-get update failed; trying with the package lists there are"
+  local installed=()
+  for p in "${missing[@]}"; do
+    if DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$p" \
+      >"$tmp/apt-$p.log" 2>&1; then
+      installed+=("$p")
+    else
+      say "could not install $p (its rows are skipped): $(tail -n 1 "$tmp/apt-$p.log")"
+    fi
+  done
+  if [ -n "$made_guard" ]; then "${sudo[@]}" rm -f "$made_guard"; made_guard=""; fi
+  local service services
+  for p in "${installed[@]}"; do
+    case $p in
+      apache2) services=(apache2 apache-htcacheclean) ;;
+      nginx | lighttpd | mini-httpd) services=("$p") ;;
+      *) services=() ;;
+    esac
+    for service in "${services[@]}"; do
+      if [ -d /run/systemd/system ]; then
+        "${sudo[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+      elif [ -x "/etc/init.d/$service" ] && "${sudo[@]}" service "$service" status >/dev/null 2>&1; then
+        say "stopping the $service service the install of $p started"
+        "${sudo[@]}" service "$service" stop >/dev/null 2>&1 || true
+      fi
+    done
+  done
+}
+
+need_packages apache2-utils libbenchmark-dev
+install_optional wrk busybox mini-httpd apache2 nginx lighttpd libhttp-parser-dev
+
+say "building Release into $dir"
+build_into "$dir" -DCMAKE_BUILD_TYPE=Release -DFORKSERVE_BENCH=ON -DFORKSERVE_TESTS=OFF >&2
+
+# --- the servers -----------------------------------------------------------
+
+www=$tmp/www  # what every server serves; readable by the peers' "nobody"
+run=$tmp/run  # pid files, logs, configs; writable by them
+mkdir -p "$www" "$run"
+chmod 755 "$tmp" "$www"
+chown nobody:nogroup "$run" 2>/dev/null || chmod 777 "$run"
+printf 'Hello, World!' >"$www/13.txt"
+head -c 65536 /dev/zero | tr '\0' 'x' >"$www/64k.txt"
+
+port=18400
+# Sets $port to the next port nobody on this machine listens on.
+next_port() {
+  local tries
+  for ((tries = 0; tries < 200; tries++)); do
+    port=$((port + 1))
+    local hex
+    hex=$(printf ':%04X' "$port")
+    awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+      /proc/net/tcp /proc/net/tcp6 2>/dev/null || return 0
+  done
+  say "no free port found"
+  exit 1
+}
+
+declare -A server_pid server_port
+servers=()
+# start_server NAME TEMPLATE COMMAND... — runs COMMAND in a process group of
+# its own and waits until it answers. In COMMAND, @PORT@ stands for the port
+# and @CONFIG@ for TEMPLATE (a file in bench/peers/, or - for none) filled in:
+# @PORT@, @ROOT@ (the files) and @RUN@ (pid files and logs).
+start_server() {
+  local name=$1 template=$2
+  shift 2
+  next_port
+  local config=$run/$name.conf
+  if [ "$template" != - ]; then
+    sed -e "s|@PORT@|$port|g" -e "s|@ROOT@|$www|g" -e "s|@RUN@|$run|g" "$root/bench/peers/$template" >"$config"
+  fi
+  local args=("${@//@PORT@/$port}")
+  args=("${args[@]//@CONFIG@/$config}")
+  setsid "${args[@]}" >"$run/$name.out" 2>&1 </dev/null &
+  local pid=$!
+  started+=("$pid")
+  local tries
+  for ((tries = 0; tries < 50; tries++)); do  # up to 5 s
+    kill -0 "$pid" 2>/dev/null || break
+    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
+      server_pid[$name]=$pid
+      server_port[$name]=$port
+      servers+=("$name")
+      return 0
+    fi
+    sleep 0.1
+  done
+  say "$name did not start; skipping it. Its output:"
+  sed 's/^/    /' "$run/$name.out" >&2
+  kill -TERM -- "-$pid" 2>/dev/null || true
+}
+
+start_server fork_min - "$bin/fork_min" @PORT@
+start_server nofork_min - "$bin/nofork_min" @PORT@
+forkserve_common=(--host 127.0.0.1 --port @PORT@ --max-children 256 --error-log "$run/forkserve-error.log")
+start_server forkserve_hello - "$dir/forkserve" "${forkserve_common[@]}" \
+  --handler "$dir/examples/hello.so" --access-log "$run/forkserve-hello-access.log"
+start_server forkserve_static - "$dir/forkserve" "${forkserve_common[@]}" \
+  --root "$www" --access-log "$run/forkserve-static-access.log"
+
+peer_missing() { say "$1 is not installed: skipping it"; }
+if command -v busybox >/dev/null && busybox --list 2>/dev/null | grep -x httpd >/dev/null; then
+  start_server busybox - busybox httpd -f -p 127.0.0.1:@PORT@ -h "$www" -u nobody:nogroup
+else
+  peer_missing "busybox httpd"
+fi
+if command -v mini_httpd >/dev/null; then
+  start_server mini_httpd - mini_httpd -D -h 127.0.0.1 -p @PORT@ -d "$www" -u nobody \
+    -l "$run/mini_httpd-access.log" -i "$run/mini_httpd.pid"
+else
+  peer_missing mini_httpd
+fi
+if command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_mpm_prefork.so ]; then
+  start_server apache_prefork apache2-prefork.conf apache2 -f @CONFIG@ -DFOREGROUND
+else
+  peer_missing "apache2 (prefork)"
+fi
+if command -v nginx >/dev/null; then
+  start_server nginx nginx.conf nginx -p "$run" -e "$run/nginx-error.log" -c @CONFIG@
+else
+  peer_missing nginx
+fi
+if command -v lighttpd >/dev/null; then
+  start_server lighttpd lighttpd.conf lighttpd -D -f @CONFIG@
+else
+  peer_missing lighttpd
+fi
+
+[ -n "${server_pid[fork_min]:-}" ] || { say "fork_min did not start: nothing to compare with"; exit 1; }
+
+# --- what is measured: a server and a path ----------------------------------
+
+targets=()
+declare -A target_server target_path
+# add_target LABEL SERVER PATH BYTES — if SERVER runs and answers PATH with
+# 200 and BYTES bytes of body.
+add_target() {
+  local label=$1 server=$2 path=$3 bytes=$4
+  [ -n "${server_pid[$server]:-}" ] || return 0
+  local answer
+  answer=$(curl -s -o /dev/null --max-time 5 -w '%{http_code} %{size_download}' \
+    "http://127.0.0.1:${server_port[$server]}$path" || true)
+  if [ "$answer" != "200 $bytes" ]; then
+    say "$label: GET $path answered '$answer', not '200 $bytes': skipping it"
+    return 0
+  fi
+  targets+=("$label")
+  target_server[$label]=$server
+  target_path[$label]=$path
+}
+add_target fork_min fork_min / 13
+add_target nofork_min nofork_min / 13
+add_target "forkserve hello" forkserve_hello / 13
+add_target "forkserve 13 B" forkserve_static /13.txt 13
+add_target "forkserve 64 KiB" forkserve_static /64k.txt 65536
+add_target "busybox 13 B" busybox /13.txt 13
+add_target "busybox 64 KiB" busybox /64k.txt 65536
+add_target "mini_httpd 13 B" mini_httpd /13.txt 13
+add_target "mini_httpd 64 KiB" mini_httpd /64k.txt 65536
+add_target "apache prefork 13 B" apache_prefork /13.txt 13
+add_target "nginx 13 B" nginx /13.txt 13
+add_target "lighttpd 13 B" lighttpd /13.txt 13
+
+# Resident memory of a server's main process, in KiB, from /proc.
+status_kib() { awk -v field="$2:" '$1 == field { print $2 }' "/proc/$1/status" 2>/dev/null || echo -; }
+declare -A rss_start
+for server in "${servers[@]}"; do rss_start[$server]=$(status_kib "${server_pid[$server]}" VmRSS); done
+
+# --- the runs ---------------------------------------------------------------
+
+results=$tmp/results.tsv  # round, label, c, req/s, p50 ms, p99 ms, failed, peak children, peak zombies
+: >"$results"
+# measure ROUND LABEL C — one ab run, sampling the server's children meanwhile.
+measure() {
+  local round=$1 label=$2 c=$3
+  local server=${target_server[$label]}
+  local pid=${server_pid[$server]}
+  local n=${requests[$c]} out=$tmp/ab.out csv=$tmp/ab.csv
+  if ! kill -0 "$pid" 2>/dev/null; then
+    say "round $round: $label c=$c: the server has exited"
+    printf '%s\t%s\t%s\t-\t-\t-\t%s\t-\t-\n' "$round" "$label" "$c" "$n" >>"$results"
+    return 0
+  fi
+  rm -f "$csv"
+  "$bin/peak_children" "$pid" "$sample_interval_ms" $((time_cap + 30)) >"$tmp/peak" &
+  samplers=("$!")
+  local status=0
+  timeout --foreground $((time_cap + 40)) ab -q -r -s 20 -t "$time_cap" -n "$n" -c "$c" -e "$csv" \
+    "http://127.0.0.1:${server_port[$server]}${target_path[$label]}" >"$out" 2>&1 || status=$?
+  kill -TERM "${samplers[0]}" 2>/dev/null || true
+  wait "${samplers[0]}" 2>/dev/null || true
+  samplers=()
+  local peak=- zombies=- rest
+  read -r peak zombies rest <"$tmp/peak" || true
+  local rps failed p50="" p99=""
+  rps=$(awk '/^Requests per second:/ { print $4 }' "$out")
+  failed=$(awk '/^Failed requests:/ { f += $3 } /^Non-2xx responses:/ { f += $3 } END { print f + 0 }' "$out")
+  if [ -s "$csv" ]; then
+    p50=$(awk -F, '$1 == "50" { print $2 }' "$csv")
+    p99=$(awk -F, '$1 == "99" { print $2 }' "$csv")
+  fi
+  if [ "$status" -ne 0 ] || [ -z "$rps" ]; then
+    # ab gives up on the whole run when a response takes longer than -s;
+    # it still says how many requests had completed.
+    local completed
+    completed=$(awk '/^Total of [0-9]+ requests completed/ { print $3 }' "$out")
+    failed=$((n - ${completed:-0}))
+    say "round $round: $label c=$c: ab gave up (status $status) after ${completed:-0} of $n requests:" \
+      "$(grep -o 'apr_[^ ]*: .*' "$out" | tail -n 1)"
+    rps=- p50=- p99=-
+  fi
+  say "round $round/$rounds: $label c=$c: $rps req/s, p50 ${p50:--} ms, p99 ${p99:--} ms, failed $failed," \
+    "peak children ${peak:--} (zombies ${zombies:--})"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$c" "$rps" "${p50:--}" "${p99:--}" "$failed" \
+    "${peak:--}" "${zombies:--}" >>"$results"
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+started_at=$(date +%s)
+for ((round = 1; round <= rounds; round++)); do
+  for label in "${targets[@]}"; do
+    for c in "${concurrencies[@]}"; do measure "$round" "$label" "$c"; done
+  done
+done
+declare -A rss_end hwm_end
+for server in "${servers[@]}"; do
+  rss_end[$server]=$(status_kib "${server_pid[$server]}" VmRSS)
+  hwm_end[$server]=$(status_kib "${server_pid[$server]}" VmHWM)
+done
+
+# wrk can open a new connection per request only when the server closes it:
+# a short cross-check of ab's figures, full run only.
+wrk_results=$tmp/wrk.tsv
+: >"$wrk_results"
+if ! $quick && command -v wrk >/dev/null; then
+  for label in fork_min "forkserve hello"; do
+    [ -n "${target_server[$label]:-}" ] || continue
+    server=${target_server[$label]}
+    timeout --foreground 30 wrk -t1 -c16 -d5s --latency -H 'Connection: close' \
+      "http://127.0.0.1:${server_port[$server]}${target_path[$label]}" >"$tmp/wrk.out" 2>&1 || true
+    awk -v label="$label" '
+      function ms(text) {  # "1.23ms", "456.00us", "1.02s" -> milliseconds
+        if (text ~ /us$/) return text / 1000
+        if (text ~ /ms$/) return text + 0
+        if (text ~ /s$/) return text * 1000
+        return text
+      }
+      $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+      /^Requests\/sec:/ { rps = $2 }
+      /Socket errors:/ { errors = $0; sub(/.*Socket errors: */, "", errors) }
+      END { printf("%s\t%s\t%s\t%s\t%s\n", label, rps, p50, p99, errors == "" ? "none" : errors) }
+    ' "$tmp/wrk.out" >>"$wrk_results"
+  done
+elif ! $quick; then
+  say "wrk is not installed: no cross-check"
+fi
+
+# --- microbenchmarks ----------------------------------------------------------
+
+say "microbenchmarks"
+micro_csv=$tmp/micro.csv
+"$bin/forkserve_microbench" "${micro_args[@]}" --benchmark_out="$micro_csv" --benchmark_out_format=csv >&2 ||
+  say "forkserve_microbench failed"
+elapsed=$(($(date +%s) - started_at))
+
+# --- the report (standard output: Markdown) -----------------------------------
+
+printf '%s\n' "${targets[@]}" >"$tmp/targets.txt"
+echo "## forkserve bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "$("$dir/forkserve" --version 2>/dev/null | head -n 1) (Release), Linux $(uname -r), $(nproc) cores," \
+  "load average before $load_before; $rounds round(s) of every server in turn, each with" \
+  "\`ab -n ${requests[1]}/${requests[16]}/${requests[128]} -c 1/16/128\` (new connection per request," \
+  "at most ${time_cap} s per run), ${elapsed} s in all."
+echo
+echo "Medians over the rounds; ×fork_min is the median of each round's ratio to fork_min in that round" \
+  "(req/s: above 1 is faster; latency: above 1 is slower). Failed: summed over the rounds (ab's failed" \
+  "plus non-2xx). Peak children: most child processes of the server's main process seen at once," \
+  "and in brackets the most of those that had exited but were not yet reaped (/proc sampled every" \
+  "${sample_interval_ms} ms; a pre-forked pool shows its size)."
+echo
+awk -F'\t' '
+  function median(list, count,    i, j, t, a) {
+    if (count == 0) return "-"
+    for (i = 1; i <= count; i++) a[i] = list[i]
+    for (i = 2; i <= count; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return count % 2 ? a[(count + 1) / 2] : (a[count / 2] + a[count / 2 + 1]) / 2
+  }
+  function number(x) { return x != "-" && x != "" }
+  function show(x, format) { return x == "-" ? "-" : sprintf(format, x) }
+  FNR == NR { order[++targets] = $0; next }
+  {
+    round = $1; label = $2; c = $3
+    if (!(c in seen_c)) { seen_c[c] = 1; cs[++ncs] = c }
+    if (round > rounds) rounds = round
+    rps[round, label, c] = $4; p50[round, label, c] = $5; p99[round, label, c] = $6
+    failed[label, c] += $7
+    if ($8 != "-" && (!((label, c) in peak) || $8 + 0 > peak[label, c])) peak[label, c] = $8 + 0
+    if ($9 != "-" && (!((label, c) in zombies) || $9 + 0 > zombies[label, c])) zombies[label, c] = $9 + 0
+  }
+  END {
+    print "| server | c | req/s | ×fork_min | p50 ms | ×fork_min | p99 ms | ×fork_min | failed | peak children |"
+    print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for (t = 1; t <= targets; t++) for (k = 1; k <= ncs; k++) {
+      label = order[t]; c = cs[k]
+      split("", v1); split("", v2); split("", v3); split("", r1); split("", r2); split("", r3)
+      n1 = n2 = n3 = m1 = m2 = m3 = 0
+      for (r = 1; r <= rounds; r++) {
+        x = rps[r, label, c]; y = p50[r, label, c]; z = p99[r, label, c]
+        xr = rps[r, "fork_min", c]; yr = p50[r, "fork_min", c]; zr = p99[r, "fork_min", c]
+        if (number(x)) { v1[++n1] = x; if (number(xr) && xr > 0) r1[++m1] = x / xr }
+        if (number(y)) { v2[++n2] = y; if (number(yr) && yr > 0) r2[++m2] = y / yr }
+        if (number(z)) { v3[++n3] = z; if (number(zr) && zr > 0) r3[++m3] = z / zr }
+      }
+      printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, c,
+        show(median(v1, n1), "%.0f"), show(median(r1, m1), "%.2f"),
+        show(median(v2, n2), "%.2f"), show(median(r2, m2), "%.2f"),
+        show(median(v3, n3), "%.2f"), show(median(r3, m3), "%.2f"),
+        failed[label, c] + 0, ((label, c) in peak) ? peak[label, c] " (" zombies[label, c] + 0 ")" : "-")
+    }
+  }
+' "$tmp/targets.txt" "$results"
+
+echo
+echo "Main process memory (VmRSS from /proc/PID/status, KiB): after start-up, after the last round," \
+  "and its peak (VmHWM). A forkserve child starts as a copy-on-write image of this."
+echo
+echo "| server | RSS at start | RSS at end | peak RSS |"
+echo "|---|---:|---:|---:|"
+for server in "${servers[@]}"; do
+  echo "| $server | ${rss_start[$server]} | ${rss_end[$server]} | ${hwm_end[$server]} |"
+done
+
+if [ -s "$wrk_results" ]; then
+  echo
+  echo "Cross-check with \`wrk -t1 -c16 -d5s -H 'Connection: close'\` (one round; wrk reconnects after each close):"
+  echo
+  echo "| server | req/s | p50 ms | p99 ms | socket errors |"
+  echo "|---|---:|---:|---:|---|"
+  awk -F'\t' '{ printf("| %s | %.0f | %.2f | %.2f | %s |\n", $1, $2, $3, $4, $5) }' "$wrk_results"
+fi
+
+if [ -s "$micro_csv" ]; then
+  echo
+  echo "Microbenchmarks (Google Benchmark; $([ "$rounds" -gt 1 ] && echo "median of 3 repetitions, randomly interleaved" || echo "one repetition")):" \
+    "request-head parsing of the same three inputs by forkserve and by http-parser with no-op callbacks" \
+    "(ratio: forkserve's time over http-parser's, below 1 is faster), then environ building and response" \
+    "serialisation."
+  echo
+  awk -F, '
+    /^name,/ { started = 1; next }
+    !started { next }
+    {
+      name = $1; gsub(/"/, "", name)
+      if (name ~ /_(mean|stddev|cv)$/) next
+      sub(/_median$/, "", name)
+      if ($9 == "true") { error[name] = 1; next }
+      ns[name] = $4; bps[name] = $6; names[++count] = name  # CPU time: the machine is shared
+    }
+    function rate(b) { return b == "" ? "-" : sprintf("%.0f MB/s", b / 1e6) }
+    function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
+    END {
+      print "| input | forkserve ns | forkserve rate | http-parser ns | http-parser rate | forkserve/http-parser |"
+      print "|---|---:|---:|---:|---:|---:|"
+      split("curl browser 40_headers", inputs, " ")
+      for (i = 1; i <= 3; i++) {
+        f = "forkserve_parse/" inputs[i]; h = "http_parser/" inputs[i]
+        if (!(f in ns)) continue
+        bytes = sprintf("%.0f", bps[f] * ns[f] / 1e9)  # the rate is bytes per CPU second
+        if (h in ns) { h_ns = sprintf("%.0f", ns[h]); h_rate = rate(bps[h]); r = ratio(ns[f], ns[h]) }
+        else { h_ns = h_rate = r = "-" }
+        shown = inputs[i]; gsub(/_/, " ", shown)
+        printf("| %s (%s B) | %.0f | %s | %s | %s | %s |\n", shown, bytes, ns[f], rate(bps[f]), h_ns, h_rate, r)
+      }
+      print ""
+      print "| benchmark | ns | rate |"
+      print "|---|---:|---:|"
+      split("build_environ/browser serialize_head/hello serialize_head/static", others, " ")
+      for (i = 1; i <= 3; i++) {
+        if (others[i] in ns) printf("| %s | %.0f | %s |\n", others[i], ns[others[i]], rate(bps[others[i]]))
+      }
+    }
+  ' "$micro_csv"
+fi
+mkdir -p "$dir"
+cp "$results" "$dir/bench-last.tsv"
+say "per-round figures: $dir/bench-last.tsv"
