@@ -60,9 +60,6 @@ int main(int argc, char* argv[]) {
     return kExitStartupFailed;
   }
 
-  write_line(STDOUT_FILENO, "forkserve: serving HTTP on " + listener.endpoint.host + " port " +
-                                std::to_string(listener.endpoint.port) + " (backlog " +
-                                std::to_string(config.backlog) + ", pid " + std::to_string(::getpid()) + ")\n");
   int status = run_supervisor(config, std::move(listener), *loaded.module, logs);
   if (loaded.module->fini) loaded.module->fini();
   return status;

@@ -26,7 +26,8 @@ struct ChildSlot {
 };
 
 // Signal state. Every signal the parent handles is blocked except inside
-// ppoll(), so the handlers below never run while the main loop touches these.
+// wait_for_event(), so the handlers below never run while the main loop
+// touches these.
 struct ExitRecord {
   int slot;
   pid_t pid;
@@ -100,6 +101,11 @@ class Supervisor {
     g_slots = static_cast<ChildSlot*>(shared);
     g_slot_count = config_.max_children;
     install_signal_handlers();
+    // Announced only now: whoever waits for this line may signal us at once.
+    write_line(STDOUT_FILENO, "forkserve: serving HTTP on " + listener_.endpoint.host + " port " +
+                                  std::to_string(listener_.endpoint.port) + " (backlog " +
+                                  std::to_string(config_.backlog) + ", pid " + std::to_string(::getpid()) +
+                                  ")\n");
     serve();
     shut_down();
     return 0;
@@ -111,6 +117,7 @@ class Supervisor {
     sigemptyset(&handled);
     for (int sig : kHandledSignals) sigaddset(&handled, sig);
     ::sigprocmask(SIG_BLOCK, &handled, &original_mask_);
+    ::sigprocmask(SIG_BLOCK, nullptr, &blocked_mask_);
     poll_mask_ = original_mask_;
     for (int sig : kHandledSignals) sigdelset(&poll_mask_, sig);
 
@@ -134,6 +141,13 @@ class Supervisor {
   int wait_for_event(bool listen, const timespec* timeout) {
     pollfd p{listener_.fd.get(), POLLIN, 0};
     int ready = ::ppoll(&p, listen ? 1 : 0, timeout, &poll_mask_);
+    if (ready > 0) {
+      // ppoll() runs handlers only when a signal interrupts its wait; when
+      // the listener is already readable (always, under load) a pending
+      // SIGCHLD stays pending. Open the mask briefly so it is delivered.
+      ::sigprocmask(SIG_SETMASK, &poll_mask_, nullptr);
+      ::sigprocmask(SIG_SETMASK, &blocked_mask_, nullptr);
+    }
     report_abnormal_exits();  // before any new child can take a freed slot
     if (g_reopen_requested) {
       g_reopen_requested = 0;
@@ -299,8 +313,9 @@ class Supervisor {
   Listener listener_;
   const forkserve_module& module_;
   LogFiles& logs_;
-  sigset_t original_mask_{};
-  sigset_t poll_mask_{};
+  sigset_t original_mask_{};  // as we found it; children get it back
+  sigset_t blocked_mask_{};   // outside ppoll(): the handled signals blocked
+  sigset_t poll_mask_{};      // inside ppoll(): the handled signals open
   int next_slot_ = 0;
   bool backing_off_ = false;
   std::time_t last_backoff_log_ = 0;
