@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <regex>
 #include <stdexcept>
 #include <thread>
@@ -256,7 +257,17 @@ ServerProcess::ServerProcess(std::vector<std::string> args, ProcessLimits limits
   access_log_ = scratch_.path() + "/access.log";
   stderr_path_ = scratch_.path() + "/stderr.log";
 
-  std::vector<std::string> argv = {server_binary(), "--host", "127.0.0.1",    "--port",   "0",
+  std::string binary = server_binary();
+  if (limits.user) {
+    // The build tree may sit under a directory the other user cannot enter
+    // (a CI clone in a mode-0700 temp dir): run a copy from the scratch dir.
+    std::string copy = scratch_.path() + "/forkserve";
+    std::error_code error;
+    std::filesystem::copy_file(binary, copy, error);
+    if (error || ::chown(copy.c_str(), *limits.user, *limits.user) != 0) fail_setup("copy " + binary);
+    binary = copy;
+  }
+  std::vector<std::string> argv = {binary, "--host", "127.0.0.1",    "--port",   "0",
                                    "--root",        root_,    "--access-log", access_log_};
   argv.insert(argv.end(), args.begin(), args.end());
 

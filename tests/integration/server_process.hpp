@@ -81,7 +81,8 @@ std::optional<std::string> find_in_path(std::string_view name);
 struct ProcessLimits {
   std::optional<rlim_t> open_files;  // RLIMIT_NOFILE
   std::optional<rlim_t> processes;   // RLIMIT_NPROC: only enforced for a non-root user
-  std::optional<uid_t> user;         // run as this uid (and its gid = uid); the scratch dir is chowned to it
+  std::optional<uid_t> user;         // run as this uid (gid = uid), from a copy of the binary in the
+                                     // scratch dir, which is chowned to it
 
   static ProcessLimits max_open_files(rlim_t n) {
     ProcessLimits limits;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <string>
 
 #include "integration/http_client.hpp"
@@ -66,7 +67,13 @@ TEST(SignalsTest, ForkFailureGets503AndTheParentKeepsRunning) {
   ProcessLimits limits;
   limits.processes = 1;
   limits.user = kUnusedUid;
-  ServerProcess server({"--handler", module_path("hello.so")}, limits);
+  // Like the binary, the module must be readable by that user wherever the build tree is.
+  TempDir module_dir;
+  std::string module = module_dir.path() + "/hello.so";
+  std::filesystem::copy_file(module_path("hello.so"), module);
+  ASSERT_EQ(::chown(module_dir.path().c_str(), kUnusedUid, kUnusedUid), 0);
+  ASSERT_EQ(::chown(module.c_str(), kUnusedUid, kUnusedUid), 0);
+  ServerProcess server({"--handler", module}, limits);
   ASSERT_TRUE(server.ready()) << server.error();
 
   for (int i = 0; i < 3; ++i) {
