@@ -49,10 +49,6 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool is_token(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return has_class(c, kToken); });
-}
-
 bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
@@ -288,6 +284,10 @@ const HeaderField* RequestHead::find(std::string_view name) const {
     if (iequals(field.name, name)) return &field;
   }
   return nullptr;
+}
+
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return has_class(c, kToken); });
 }
 
 bool iequals(std::string_view a, std::string_view b) {

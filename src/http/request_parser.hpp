@@ -75,4 +75,7 @@ ParseResult parse_request_head(std::string_view buffer, const Limits& limits = {
 // ASCII case-insensitive equality, as header names compare (no locale).
 bool iequals(std::string_view a, std::string_view b);
 
+// RFC 9110 token (a method or a header name): one or more tchar.
+bool is_token(std::string_view text);
+
 }  // namespace forkserve::http

@@ -10,12 +10,6 @@
 namespace forkserve::http {
 namespace {
 
-bool is_tchar(unsigned char c) {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
 // Field content: visible ASCII, space, tab and obs-text; no other control bytes.
 bool is_field_text(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char ch) {
@@ -34,11 +28,6 @@ bool has_header(const std::vector<OwnedHeader>& headers, std::string_view name) 
 }
 
 }  // namespace
-
-bool is_token(std::string_view text) {
-  return !text.empty() &&
-         std::all_of(text.begin(), text.end(), [](char c) { return is_tchar(static_cast<unsigned char>(c)); });
-}
 
 std::optional<std::string_view> check_status(std::string_view status) {
   if (status.size() < 4 || status[3] != ' ') return "status must look like \"200 OK\"";

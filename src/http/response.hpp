@@ -14,9 +14,6 @@ struct OwnedHeader {
   std::string value;
 };
 
-// RFC 9110 token (method, header name).
-bool is_token(std::string_view text);
-
 // nullopt if `status` is "NNN Reason" (100-599, reason without control
 // characters), else what is wrong with it.
 std::optional<std::string_view> check_status(std::string_view status);
