@@ -171,6 +171,14 @@ void on_phase_alarm(int) {
 
 void start_response_phase() { ::alarm(g_alarm.write_timeout); }
 
+void install_phase_alarm(unsigned seconds) {
+  struct sigaction action {};
+  action.sa_handler = on_phase_alarm;
+  sigfillset(&action.sa_mask);
+  ::sigaction(SIGALRM, &action, nullptr);
+  ::alarm(seconds);
+}
+
 void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access_log_fd,
                      const std::string& access_prefix) {
   PhaseAlarm& a = g_alarm;
@@ -189,11 +197,7 @@ void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access
   a.access_prefix_length = access_prefix.size();
   a.access_line.resize(a.access_prefix_length + 32);
 
-  struct sigaction action {};
-  action.sa_handler = on_phase_alarm;
-  sigfillset(&action.sa_mask);
-  ::sigaction(SIGALRM, &action, nullptr);
-  ::alarm(static_cast<unsigned>(config.handler_timeout));
+  install_phase_alarm(static_cast<unsigned>(config.handler_timeout));
 }
 
 // "GET /path" for the parent's log, should this child die; control bytes blanked.
@@ -260,9 +264,10 @@ int serve_connection(const Connection& connection, const Config& config, const f
   }
   std::string_view received_view(buffer.data(), received);
 
-  bool head_only = parsed.status == http::ParseStatus::Complete && parsed.head.method == "HEAD";
   std::string_view request_line =
       parsed.status == http::ParseStatus::Complete ? parsed.head.request_line : first_line(received_view);
+  // From the raw line, so that a HEAD whose head was refused gets no body either.
+  bool head_only = request_line.starts_with("HEAD ");
   std::string context = "\"";
   context.append(request_line.substr(0, 200)).append("\" from ").append(info.remote.host);
   for (char& c : context) {
@@ -319,9 +324,10 @@ int serve_connection(const Connection& connection, const Config& config, const f
     request_read_to_end = ctx.body_left == 0 && ctx.body_buffered.empty() &&
                           received == parsed.head_length + body_length;
   } else {
-    // No handler ran; the default action of SIGALRM still bounds the error
-    // response, the log line and the lingering close.
-    ::alarm(static_cast<unsigned>(config.write_timeout));
+    // No handler ran: the error response is all there is to send, so the
+    // alarm only bounds it, the log line and the lingering close.
+    g_alarm.response_done = 1;
+    install_phase_alarm(static_cast<unsigned>(config.write_timeout));
     ctx.writer.fail(early_status, early_reason);
   }
 

@@ -1,4 +1,5 @@
 // forkserve: argv → Config → module → listener → supervisor; exit codes.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <string>
@@ -21,6 +22,11 @@ constexpr int kExitUsage = 2;
 
 int main(int argc, char* argv[]) {
   using namespace forkserve;
+  // Started with 0, 1 or 2 closed, the listener or a client socket would get
+  // that number, and log lines would go to a client. Fill the gaps.
+  int fd = ::open("/dev/null", O_RDWR);
+  while (fd >= 0 && fd <= STDERR_FILENO) fd = ::open("/dev/null", O_RDWR);
+  if (fd > STDERR_FILENO) ::close(fd);
   CommandLine command_line = parse_command_line(argc, argv);
   switch (command_line.action) {
     case CommandLine::Action::Help:

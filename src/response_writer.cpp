@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <charconv>
+#include <cstring>
 #include <ctime>
 
 #include "http/date.hpp"
@@ -39,6 +40,7 @@ bool ResponseWriter::start(std::string_view status, std::vector<http::OwnedHeade
       return refuse("invalid header " + name + ": " + std::string(*problem));
     }
     if (http::iequals(h.name, "Content-Length")) {
+      if (declared) return refuse("two Content-Length headers");
       declared = parse_length(h.value);
       if (!declared) return refuse("Content-Length must be a decimal number");
     }
@@ -59,6 +61,9 @@ bool ResponseWriter::set_content_length(unsigned long long length) {
 
 bool ResponseWriter::check_room(unsigned long long length) {
   if (!started_) return refuse("body written before start_response");
+  if (length > 0 && !may_have_body(status_code_)) {
+    return refuse("a " + std::to_string(status_code_) + " response has no body");
+  }
   if (!head_only_ && declared_length_ && body_bytes_ + length > *declared_length_) {
     return refuse("handler sent more bytes than its Content-Length");
   }
@@ -66,9 +71,14 @@ bool ResponseWriter::check_room(unsigned long long length) {
 }
 
 bool ResponseWriter::account(const IoResult& result) {
-  if (result.status == IoStatus::Ok) return true;
-  return refuse(result.status == IoStatus::TimedOut ? "write timeout: client not reading"
-                                                    : "client closed the connection");
+  switch (result.status) {
+    case IoStatus::Ok:
+      return true;
+    case IoStatus::TimedOut:
+      return refuse("write timeout: client not reading");
+    default:
+      return refuse(std::string("write to client: ") + std::strerror(result.error));
+  }
 }
 
 void ResponseWriter::mark_head_sent() {
@@ -101,6 +111,7 @@ bool ResponseWriter::write(std::string_view data) {
 }
 
 bool ResponseWriter::send_file(int file, off_t offset, unsigned long long length) {
+  if (offset < 0) return refuse("negative file offset");
   if (!check_room(length)) return false;
   if (length == 0) return true;
   if (!head_sent_ && !flush_head({})) return false;

@@ -11,19 +11,23 @@
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <vector>
 
 #include "child.hpp"
 
 namespace forkserve {
 namespace {
 
-// One slot per possible child, in memory shared with the children: the parent
-// writes the pid, the child writes what it is serving ("GET /path"), so the
-// parent can name the request when a child dies without reading from a client.
+// One slot per possible child. The pid and the deadline live in the parent's
+// own memory; only the label is in a mapping shared with the children, where
+// a child writes what it is serving ("GET /path") so the parent can name the
+// request when the child dies. A child scribbling on that mapping can garble
+// a log line, never the parent's bookkeeping.
 struct ChildSlot {
-  pid_t pid;  // 0: free
-  char label[124];
+  pid_t pid;          // 0: free
+  Deadline kill_at;   // past this the parent SIGKILLs it, whatever its handler did
 };
+constexpr std::size_t kLabelSize = 124;
 
 // Signal state. Every signal the parent handles is blocked except inside
 // wait_for_event(), so the handlers below never run while the main loop
@@ -33,7 +37,8 @@ struct ExitRecord {
   pid_t pid;
   int status;
 };
-ChildSlot* g_slots = nullptr;
+ChildSlot* g_slots = nullptr;  // private to the parent
+char* g_labels = nullptr;      // shared: kLabelSize bytes per slot
 int g_slot_count = 0;
 volatile sig_atomic_t g_live = 0;
 ExitRecord g_abnormal_exits[64];  // children that did not exit 0, for the main loop to log
@@ -92,13 +97,15 @@ class Supervisor {
       : config_(config), listener_(std::move(listener)), module_(module), logs_(logs) {}
 
   int run() {
-    std::size_t bytes = sizeof(ChildSlot) * static_cast<std::size_t>(config_.max_children);
+    std::size_t bytes = kLabelSize * static_cast<std::size_t>(config_.max_children);
     void* shared = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) {
-      log_error(std::string("mmap child table: ") + std::strerror(errno));
+      log_error(std::string("mmap child labels: ") + std::strerror(errno));
       return 1;
     }
-    g_slots = static_cast<ChildSlot*>(shared);
+    g_labels = static_cast<char*>(shared);
+    slots_.resize(static_cast<std::size_t>(config_.max_children));
+    g_slots = slots_.data();
     g_slot_count = config_.max_children;
     install_signal_handlers();
     // Announced only now: whoever waits for this line may signal us at once.
@@ -172,7 +179,10 @@ class Supervisor {
         log_error("at --max-children " + std::to_string(config_.max_children) +
                   ": new connections wait in the backlog");
       }
+      kill_overdue_children();
+      timespec until_next_check{};
       const timespec* timeout = backing_off_ ? &kResourceBackoff : nullptr;
+      if (!backing_off_ && g_live > 0) timeout = &(until_next_check = time_until(next_kill_check_));
       bool listen = !full && !backing_off_;
       backing_off_ = false;
       if (wait_for_event(listen, timeout) > 0 && listen && accept_connections() && saturated) {
@@ -214,15 +224,19 @@ class Supervisor {
         return slot;
       }
     }
-    return -1;  // cannot happen: g_live < max_children was checked
+    return -1;
   }
 
   void fork_child(Connection& connection) {
     int slot = free_slot();
+    if (slot < 0) {  // only if the table and g_live disagree; refuse rather than guess
+      ::close(connection.fd);
+      return;
+    }
     ChildSlot& child = g_slots[slot];
-    child.label[0] = '\0';
-    connection.label = child.label;
-    connection.label_size = sizeof child.label;
+    connection.label = g_labels + static_cast<std::size_t>(slot) * kLabelSize;
+    connection.label[0] = '\0';
+    connection.label_size = kLabelSize;
     pid_t pid = ::fork();
     if (pid == 0) {
       prepare_child();
@@ -233,6 +247,8 @@ class Supervisor {
       back_off(std::string("fork: ") + std::strerror(errno));
     } else {
       child.pid = pid;
+      child.kill_at = connection.accepted_at + lifetime_limit_;
+      next_kill_check_ = std::min(next_kill_check_, child.kill_at);
       g_live = g_live + 1;
     }
     ::close(connection.fd);  // the child has its own copy
@@ -240,10 +256,12 @@ class Supervisor {
 
   void prepare_child() {
     listener_.fd.reset();
-    for (int sig : kHandledSignals) ::signal(sig, SIG_DFL);
-    // A terminal's ^C reaches the whole process group; the parent decides
-    // how in-flight requests end (--grace), so children ignore it.
-    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGCHLD, SIG_DFL);
+    ::signal(SIGTERM, SIG_DFL);
+    // Signals meant for the server as a whole often reach the whole process
+    // group (^C in a terminal, a hang-up, `pkill -USR1 forkserve` after
+    // logrotate); the parent decides what they mean, so children ignore them.
+    for (int sig : {SIGINT, SIGHUP, SIGUSR1}) ::signal(sig, SIG_IGN);
     ::sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
   }
 
@@ -260,8 +278,12 @@ class Supervisor {
     for (sig_atomic_t i = 0; i < g_abnormal_count; ++i) {
       const ExitRecord& exit = g_abnormal_exits[i];
       std::string message = "child " + std::to_string(exit.pid);
-      if (const char* label = g_slots[exit.slot].label; label[0] != '\0') {
-        message.append(" (").append(label, strnlen(label, sizeof g_slots[0].label)).append(")");
+      if (const char* label = g_labels + static_cast<std::size_t>(exit.slot) * kLabelSize; label[0] != '\0') {
+        std::string text(label, strnlen(label, kLabelSize));
+        for (char& c : text) {
+          if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // the child wrote it
+        }
+        message.append(" (").append(text).append(")");
       }
       if (WIFSIGNALED(exit.status)) {
         int sig = WTERMSIG(exit.status);
@@ -274,21 +296,44 @@ class Supervisor {
     g_abnormal_count = 0;
   }
 
+  // The child's own alarm ends it at its deadlines; this is the backstop for
+  // a handler that blocked or cancelled that alarm. Scans the table only
+  // when the earliest known deadline has passed.
+  void kill_overdue_children() {
+    Deadline now = Clock::now();
+    if (g_live == 0 || now < next_kill_check_) return;
+    next_kill_check_ = Deadline::max();
+    for (int i = 0; i < g_slot_count; ++i) {
+      ChildSlot& child = g_slots[i];
+      if (child.pid <= 0) continue;
+      if (child.kill_at <= now) {
+        log_error("child " + std::to_string(child.pid) + " overran every deadline; killing it");
+        ::kill(child.pid, SIGKILL);
+        child.kill_at = now + kTermWait;  // if it is still listed then, try again
+      }
+      next_kill_check_ = std::min(next_kill_check_, child.kill_at);
+    }
+  }
+
+  static timespec time_until(Deadline deadline) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now()).count();
+    if (ns < 0) ns = 0;
+    return {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  }
+
   // Waits for children to exit until `until` or a further stop signal.
   void wait_for_children(Deadline until) {
     sig_atomic_t stops = g_stop_requests;
     while (g_live > 0 && g_stop_requests == stops) {
-      auto left = until - Clock::now();
-      if (left <= Clock::duration::zero()) return;
-      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-      timespec timeout{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+      if (until <= Clock::now()) return;
+      timespec timeout = time_until(until);
       wait_for_event(false, &timeout);
     }
   }
 
   void signal_children(int sig) {
     for (int i = 0; i < g_slot_count; ++i) {
-      if (g_slots[i].pid != 0) ::kill(g_slots[i].pid, sig);
+      if (g_slots[i].pid > 0) ::kill(g_slots[i].pid, sig);
     }
   }
 
@@ -313,6 +358,12 @@ class Supervisor {
   Listener listener_;
   const forkserve_module& module_;
   LogFiles& logs_;
+  std::vector<ChildSlot> slots_;
+  // The longest a child can legitimately live: every phase's deadline, the
+  // lingering close (2 s), and slack for a loaded machine.
+  std::chrono::seconds lifetime_limit_{config_.header_timeout + config_.body_timeout + config_.handler_timeout +
+                                       config_.write_timeout + 2 + 5};
+  Deadline next_kill_check_ = Deadline::max();
   sigset_t original_mask_{};  // as we found it; children get it back
   sigset_t blocked_mask_{};   // outside ppoll(): the handled signals blocked
   sigset_t poll_mask_{};      // inside ppoll(): the handled signals open

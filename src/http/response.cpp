@@ -34,7 +34,8 @@ std::optional<std::string_view> check_status(std::string_view status) {
   for (int i = 0; i < 3; ++i) {
     if (status[i] < '0' || status[i] > '9') return "status code must be three digits";
   }
-  if (status[0] < '1' || status[0] > '5') return "status code must be between 100 and 599";
+  // 1xx are interim responses: the server never has a final one to follow them with.
+  if (status[0] < '2' || status[0] > '5') return "status code must be between 200 and 599";
   if (!is_field_text(status.substr(4))) return "status reason contains a control character";
   return std::nullopt;
 }

@@ -14,7 +14,7 @@ struct OwnedHeader {
   std::string value;
 };
 
-// nullopt if `status` is "NNN Reason" (100-599, reason without control
+// nullopt if `status` is "NNN Reason" (200-599, reason without control
 // characters), else what is wrong with it.
 std::optional<std::string_view> check_status(std::string_view status);
 

@@ -171,3 +171,41 @@ INSTANTIATE_TEST_SUITE_P(BadHeaders, RefusedResponseTest,
 
 }  // namespace
 }  // namespace forkserve::integration
+
+namespace forkserve::integration {
+namespace {
+
+// Children share one mapping with the parent (the labels naming what each
+// serves). Overwriting all of it must not touch the parent's bookkeeping.
+TEST(CrashIsolationTest, HandlerScribblingOnSharedMemoryCannotHurtTheParent) {
+  ServerProcess server({"--handler", fixture_path("crashes.so"), "--max-children", "4"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  for (int i = 0; i < 3; ++i) exchange(server.port(), "GET /scribble HTTP/1.0\r\n\r\n");
+  for (int i = 0; i < 6; ++i) {  // more than --max-children: slots must still come free
+    HttpReply reply = exchange(server.port(), "GET / HTTP/1.0\r\n\r\n");
+    EXPECT_EQ(reply.body, "alive\n") << reply.summary();
+  }
+  EXPECT_TRUE(alive(server.pid()));
+  EXPECT_EQ(server.stop().code, 0);
+}
+
+// A handler can block or cancel its child's alarm; the parent's own deadline
+// for the whole child (the sum of the phase timeouts, the linger and 5 s)
+// still ends it.
+TEST(CrashIsolationTest, HandlerThatBlocksItsAlarmIsKilledByTheParent) {
+  ServerProcess server({"--handler", fixture_path("crashes.so"), "--header-timeout", "1", "--body-timeout", "1",
+                        "--handler-timeout", "1", "--write-timeout", "1"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  Clock::time_point start = Clock::now();
+  HttpReply reply = exchange(server.port(), "GET /stuck HTTP/1.0\r\n\r\n", milliseconds(30'000));
+  milliseconds took = since(start);
+  EXPECT_FALSE(reply.parsed) << reply.summary();
+  EXPECT_GE(took, milliseconds(9'000)) << "killed before its deadlines were over";
+  EXPECT_LE(took, milliseconds(25'000));
+  EXPECT_TRUE(eventually([&] { return children_of(server.pid()).empty(); }, kLogLineAppears));
+  EXPECT_EQ(count_lines_containing(server.stderr_text(), "overran every deadline"), 1U) << server.stderr_text();
+  EXPECT_EQ(exchange(server.port(), "GET / HTTP/1.0\r\n\r\n").body, "alive\n");
+}
+
+}  // namespace
+}  // namespace forkserve::integration

@@ -77,6 +77,13 @@ TEST_F(MalformedRequestTest, TwoEqualContentLengthsAlsoGet400) {
   EXPECT_NE(reply.body.find("Content-Length"), std::string::npos) << reply.body;
 }
 
+TEST_F(MalformedRequestTest, RefusedHeadRequestGetsHeadersOnly) {
+  HttpReply reply = exchange(server_.port(), "HEAD / HTTP/1.1\r\n\r\n");  // no Host
+  EXPECT_EQ(reply.status_line, "HTTP/1.0 400 Bad Request") << reply.summary();
+  EXPECT_NE(reply.header("Content-Length"), "0") << "HEAD keeps the length a GET would have";
+  EXPECT_EQ(reply.body, "") << "a HEAD response has no body, even for an error";
+}
+
 TEST_F(MalformedRequestTest, ServerStillAnswersAfterMalformedRequests) {
   for (std::string_view bad : {"garbage\r\n\r\n", "GET / HTTP/2.0\r\n\r\n", "GET / HTTP/1.1\r\n\r\n"}) {
     HttpReply reply = exchange(server_.port(), bad);

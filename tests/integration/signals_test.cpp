@@ -92,3 +92,25 @@ TEST(SignalsTest, ForkFailureGets503AndTheParentKeepsRunning) {
 
 }  // namespace
 }  // namespace forkserve::integration
+
+namespace forkserve::integration {
+namespace {
+
+// `pkill -USR1 forkserve` after logrotate, or a hang-up of the terminal's
+// process group, reaches the children too: they must finish their requests.
+TEST(SignalsTest, ReopenAndHangupSignalsDoNotEndAChildsRequest) {
+  ServerProcess server({"--handler", fixture_path("slow.so")});
+  ASSERT_TRUE(server.ready()) << server.error();
+  Client client(server.port());
+  ASSERT_TRUE(client.send("GET /slow?ms=1500 HTTP/1.0\r\n\r\n"));
+  std::vector<ProcessInfo> children;
+  ASSERT_TRUE(eventually([&] { return !(children = children_of(server.pid())).empty(); }, kSettle));
+  for (int sig : {SIGUSR1, SIGHUP}) ::kill(children.front().pid, sig);
+  HttpReply reply = client.read_reply();
+  EXPECT_EQ(reply.status_line, "HTTP/1.0 200 OK") << reply.summary();
+  EXPECT_EQ(reply.body, "slow done\n");
+  EXPECT_EQ(count_lines_containing(server.stderr_text(), "killed by signal"), 0U) << server.stderr_text();
+}
+
+}  // namespace
+}  // namespace forkserve::integration

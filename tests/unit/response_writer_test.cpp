@@ -197,3 +197,36 @@ TEST_F(ResponseWriterTest, WriteBeforeStartIsRefused) {
 
 }  // namespace
 }  // namespace forkserve
+
+namespace forkserve {
+namespace {
+
+TEST_F(ResponseWriterTest, RefusesASecondContentLength) {
+  ResponseWriter w = writer();
+  EXPECT_FALSE(w.start("200 OK", {{"Content-Length", "5"}, {"content-length", "50"}}, false));
+  EXPECT_NE(w.error().find("two Content-Length"), std::string::npos);
+}
+
+TEST_F(ResponseWriterTest, RefusesInterimStatus) {
+  ResponseWriter w = writer();
+  EXPECT_FALSE(w.start("101 Switching Protocols", {}, false));
+}
+
+TEST_F(ResponseWriterTest, RefusesBodyOnNoContentAndNotModified) {
+  for (const char* status : {"204 No Content", "304 Not Modified"}) {
+    ResponseWriter w = writer();
+    ASSERT_TRUE(w.start(status, {}, false));
+    EXPECT_FALSE(w.write("surprise")) << status;
+    EXPECT_EQ(received(), "") << status;
+  }
+}
+
+TEST_F(ResponseWriterTest, RefusesNegativeFileOffsetBeforeSendingAnything) {
+  ResponseWriter w = writer();
+  ASSERT_TRUE(w.start("200 OK", {}, false));
+  EXPECT_FALSE(w.send_file(0, -5, 3));
+  EXPECT_EQ(received(), "");
+}
+
+}  // namespace
+}  // namespace forkserve
