@@ -204,7 +204,10 @@ class StaticFiles {
   }
 
  private:
-  // Where a request path really leads, after every symlink.
+  // Where a request path really leads, after every symlink. Someone who can
+  // write inside the root could swap a directory for a symlink between this
+  // check and the open() that follows; closing that window needs Linux's
+  // openat2(RESOLVE_BENEATH), left for later.
   struct Resolved {
     int status = 0;              // 0: found; else the HTTP status to answer
     int error = 0;               // the errno behind that status, if any
