@@ -30,11 +30,14 @@ constexpr auto kLingerTime = std::chrono::seconds(2);
 
 // Everything the callbacks of forkserve_request need; `server` points here.
 struct RequestContext {
+  RequestContext(int fd, std::string_view context, bool head_only, const Config& config)
+      : fd(fd), context(context), writer(fd, head_only, std::chrono::seconds(config.write_timeout)) {}
+
   int fd;
-  std::string_view context;        // "GET /x HTTP/1.1" from 1.2.3.4, for error messages
-  std::string_view body_buffered;  // body bytes that arrived with the head
-  unsigned long long body_left;    // still to be read from the socket
-  Deadline body_deadline;
+  std::string_view context;             // "GET /x HTTP/1.1" from 1.2.3.4, for error messages
+  std::string_view body_buffered;       // body bytes that arrived with the head
+  unsigned long long body_left = 0;     // still to be read from the socket
+  Deadline body_deadline{};
   ResponseWriter writer;
   int client_error = 0;  // 408 when the body timed out, so the answer is not a 500
   std::string last_error;
@@ -212,6 +215,80 @@ void write_label(const Connection& connection, const http::RequestHead& head) {
   connection.label[n] = '\0';
 }
 
+// Everything received before the handler runs: the bytes (head and perhaps
+// the start of the body) and what the parser made of them.
+struct ReceivedHead {
+  std::unique_ptr<char[]> storage;
+  std::size_t size = 0;
+  http::ParseResult parsed;
+  int timeout_status = 0;    // 408 when the head deadline passed
+  bool client_gone = false;  // closed or failed before a whole head: nobody to answer
+
+  std::string_view bytes() const { return {storage.get(), size}; }
+};
+
+// Reads until the head is complete, the deadline passes or a limit is hit.
+ReceivedHead read_head(int fd, const http::Limits& limits, Deadline deadline) {
+  ReceivedHead head;
+  // Not value-initialised: zeroing 64 KiB would touch (and fault in) every
+  // page for a head that is usually a few hundred bytes.
+  std::size_t capacity = limits.max_header_bytes + 1;
+  head.storage.reset(new char[capacity]);
+  char* buffer = head.storage.get();
+  while (head.parsed.status == http::ParseStatus::Incomplete) {
+    IoResult result = read_some(fd, {buffer + head.size, capacity - head.size}, deadline);
+    if (result.status == IoStatus::TimedOut) {
+      head.timeout_status = 408;
+      return head;
+    }
+    if (result.status != IoStatus::Ok) {
+      head.client_gone = true;
+      return head;
+    }
+    bool first_read = head.size == 0;
+    bool new_line = std::memchr(buffer + head.size, '\n', result.bytes) != nullptr;
+    head.size += result.bytes;
+    // The head can only end at a '\n', so a trickle of other bytes is not
+    // re-parsed; the first read is, so that a TLS handshake or binary junk is
+    // refused at once rather than at the header deadline.
+    if (first_read || new_line || head.size == capacity) head.parsed = http::parse_request_head(head.bytes(), limits);
+  }
+  return head;
+}
+
+// Runs the handler under the phase alarm and completes the response. True if
+// the request was read to its end (so a plain close cannot cause an RST).
+bool run_handler(RequestContext& ctx, const forkserve_module& module, const EnvironResult& environ,
+                 const ReceivedHead& received, const Config& config, int access_log_fd,
+                 const std::string& access_prefix) {
+  const http::RequestHead& head = received.parsed.head;
+  unsigned long long body_length = head.content_length.value_or(0);
+  std::string_view after_head = received.bytes().substr(received.parsed.head_length);
+  ctx.body_buffered = after_head.substr(0, std::min<unsigned long long>(after_head.size(), body_length));
+  ctx.body_left = body_length - ctx.body_buffered.size();
+  ctx.body_deadline = Clock::now() + std::chrono::seconds(config.body_timeout);
+
+  std::vector<forkserve_pair> pairs;
+  pairs.reserve(environ.variables.size());
+  for (const auto& [name, value] : environ.variables) {
+    pairs.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
+  }
+  forkserve_request request{pairs.data(), pairs.size(),  &ctx,         &read_input,   &log_from_handler,
+                            &start_response, &set_content_length, &write_body, &send_file, &headers_sent,
+                            &last_error};
+  ctx.writer.on_head_sent(&start_response_phase);
+  arm_phase_alarm(config, ctx, access_log_fd, access_prefix);
+  if (module.handle(&request) != FORKSERVE_OK) {
+    ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
+  } else if (!ctx.writer.finish()) {
+    ctx.log(ctx.writer.error());
+    ctx.writer.fail(500, "");
+  }
+  g_alarm.response_done = 1;
+  return ctx.body_left == 0 && ctx.body_buffered.empty() &&
+         received.size == received.parsed.head_length + body_length;
+}
+
 }  // namespace
 
 int serve_connection(const Connection& connection, const Config& config, const forkserve_module& module,
@@ -228,101 +305,51 @@ int serve_connection(const Connection& connection, const Config& config, const f
     info.local = to_endpoint(local);
   }
 
-  // Read until the head is complete, the head deadline passes or a limit is hit.
   http::Limits limits{static_cast<std::size_t>(config.max_request_line),
                       static_cast<std::size_t>(config.max_header_bytes),
                       static_cast<std::size_t>(config.max_headers)};
-  // Not value-initialised: zeroing 64 KiB would touch (and fault in) every
-  // page for a head that is usually a few hundred bytes.
-  std::size_t capacity = limits.max_header_bytes + 1;
-  std::unique_ptr<char[]> storage(new char[capacity]);
-  std::span<char> buffer(storage.get(), capacity);
-  std::size_t received = 0;
-  Deadline head_deadline = connection.accepted_at + std::chrono::seconds(config.header_timeout);
-  http::ParseResult parsed;
-  int early_status = 0;
-  const char* early_reason = "";
-  while (parsed.status == http::ParseStatus::Incomplete) {
-    IoResult result = read_some(connection.fd, {buffer.data() + received, buffer.size() - received}, head_deadline);
-    if (result.status == IoStatus::TimedOut) {
-      early_status = 408;
-      early_reason = "the request head did not arrive in time";
-      log_error("client timeout: request head from " + info.remote.host + " incomplete after " +
-                std::to_string(config.header_timeout) + " s");
-      break;
-    }
-    if (result.status != IoStatus::Ok) return 0;  // gone before a full request: nobody to answer
-    bool first_read = received == 0;
-    bool new_line = std::memchr(buffer.data() + received, '\n', result.bytes) != nullptr;
-    received += result.bytes;
-    // The head can only end at a '\n', so a trickle of other bytes is not
-    // re-parsed; the first read is, so that a TLS handshake or binary junk is
-    // refused at once rather than at the header deadline.
-    if (first_read || new_line || received == buffer.size()) {
-      parsed = http::parse_request_head({buffer.data(), received}, limits);
+  ReceivedHead received =
+      read_head(connection.fd, limits, connection.accepted_at + std::chrono::seconds(config.header_timeout));
+  if (received.client_gone) return 0;
+  const http::ParseResult& parsed = received.parsed;
+
+  // The status to answer without running the handler, if any.
+  int early_status = received.timeout_status;
+  std::string_view early_reason = "the request head did not arrive in time";
+  if (early_status != 0) {
+    log_error("client timeout: request head from " + info.remote.host + " incomplete after " +
+              std::to_string(config.header_timeout) + " s");
+  } else if (parsed.status == http::ParseStatus::Error) {
+    early_status = parsed.error_status;
+    early_reason = parsed.reason;
+  }
+  EnvironResult environ;
+  if (early_status == 0) {
+    if (parsed.head.content_length.value_or(0) > config.max_body_bytes) {
+      early_status = 413;
+      early_reason = "the request body is larger than the server accepts";
+    } else {
+      environ = build_environ(parsed.head, info);
+      early_status = environ.error_status;
+      early_reason = environ.reason;
     }
   }
-  std::string_view received_view(buffer.data(), received);
 
   std::string_view request_line =
-      parsed.status == http::ParseStatus::Complete ? parsed.head.request_line : first_line(received_view);
-  // From the raw line, so that a HEAD whose head was refused gets no body either.
-  bool head_only = request_line.starts_with("HEAD ");
+      parsed.status == http::ParseStatus::Complete ? parsed.head.request_line : first_line(received.bytes());
   std::string context = "\"";
   context.append(request_line.substr(0, 200)).append("\" from ").append(info.remote.host);
   for (char& c : context) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // no forged error-log lines
   }
-
   std::string access_prefix = format_access_prefix({info.remote.host, started, request_line, 0, 0});
-  RequestContext ctx{connection.fd, context, {}, 0, {}, ResponseWriter(connection.fd, head_only,
-                     std::chrono::seconds(config.write_timeout)), 0, {}};
+  // From the raw line, so that a HEAD whose head was refused gets no body either.
+  RequestContext ctx(connection.fd, context, request_line.starts_with("HEAD "), config);
 
-  if (early_status == 0 && parsed.status == http::ParseStatus::Error) {
-    early_status = parsed.error_status;
-    early_reason = parsed.reason.data();
-  }
-  EnvironResult environ;
-  bool request_read_to_end = false;  // then a plain close cannot cause an RST
-  if (early_status == 0) {
-    const http::RequestHead& head = parsed.head;
-    if (head.content_length.value_or(0) > config.max_body_bytes) {
-      early_status = 413;
-      early_reason = "the request body is larger than the server accepts";
-    } else {
-      environ = build_environ(head, info);
-      early_status = environ.error_status;
-      early_reason = environ.reason.data();
-    }
-  }
-
+  bool request_read_to_end = false;
   if (early_status == 0) {
     write_label(connection, parsed.head);
-    unsigned long long body_length = parsed.head.content_length.value_or(0);
-    std::string_view after_head = received_view.substr(parsed.head_length);
-    ctx.body_buffered = after_head.substr(0, std::min<unsigned long long>(after_head.size(), body_length));
-    ctx.body_left = body_length - ctx.body_buffered.size();
-    ctx.body_deadline = Clock::now() + std::chrono::seconds(config.body_timeout);
-
-    std::vector<forkserve_pair> pairs;
-    pairs.reserve(environ.variables.size());
-    for (const auto& [name, value] : environ.variables) {
-      pairs.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
-    }
-    forkserve_request request{pairs.data(), pairs.size(),  &ctx,         &read_input,   &log_from_handler,
-                              &start_response, &set_content_length, &write_body, &send_file, &headers_sent,
-                              &last_error};
-    ctx.writer.on_head_sent(&start_response_phase);
-    arm_phase_alarm(config, ctx, access_log_fd, access_prefix);
-    if (module.handle(&request) != FORKSERVE_OK) {
-      ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
-    } else if (!ctx.writer.finish()) {
-      ctx.log(ctx.writer.error());
-      ctx.writer.fail(500, "");
-    }
-    g_alarm.response_done = 1;
-    request_read_to_end = ctx.body_left == 0 && ctx.body_buffered.empty() &&
-                          received == parsed.head_length + body_length;
+    request_read_to_end = run_handler(ctx, module, environ, received, config, access_log_fd, access_prefix);
   } else {
     // No handler ran: the error response is all there is to send, so the
     // alarm only bounds it, the log line and the lingering close.

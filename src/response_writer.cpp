@@ -148,8 +148,8 @@ int ResponseWriter::fail(int status, std::string_view detail) {
   std::string response = http::error_response(status, detail, http::format_http_date(std::time(nullptr)));
   std::size_t head_length = response.find("\r\n\r\n") + 4;
   started_ = true;
+  status_code_ = status;  // before mark_head_sent: the timeout handler reads it once the head counts as sent
   mark_head_sent();
-  status_code_ = status;
   deadline_ = Clock::now() + write_timeout_;
   iovec part{response.data(), head_only_ ? head_length : response.size()};
   IoResult result = write_all(fd_, {&part, 1}, deadline_);

@@ -43,6 +43,7 @@ int g_slot_count = 0;
 volatile sig_atomic_t g_live = 0;
 ExitRecord g_abnormal_exits[64];  // children that did not exit 0, for the main loop to log
 volatile sig_atomic_t g_abnormal_count = 0;
+volatile sig_atomic_t g_abnormal_dropped = 0;  // beyond the array in one wake-up
 volatile sig_atomic_t g_stop_requests = 0;
 volatile sig_atomic_t g_reopen_requested = 0;
 volatile sig_atomic_t g_reload_requested = 0;
@@ -60,9 +61,12 @@ void on_sigchld(int) {
       g_slots[i].pid = 0;
       g_live = g_live - 1;
       bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      if (!clean && g_abnormal_count < static_cast<sig_atomic_t>(std::size(g_abnormal_exits))) {
+      if (clean) break;
+      if (g_abnormal_count < static_cast<sig_atomic_t>(std::size(g_abnormal_exits))) {
         g_abnormal_exits[g_abnormal_count] = {i, pid, status};
         g_abnormal_count = g_abnormal_count + 1;
+      } else {
+        g_abnormal_dropped = g_abnormal_dropped + 1;
       }
       break;
     }
@@ -294,6 +298,10 @@ class Supervisor {
       log_error(message);
     }
     g_abnormal_count = 0;
+    if (g_abnormal_dropped > 0) {
+      log_error(std::to_string(g_abnormal_dropped) + " more children ended abnormally (not listed)");
+      g_abnormal_dropped = 0;
+    }
   }
 
   // The child's own alarm ends it at its deadlines; this is the backstop for
