@@ -1,16 +1,9 @@
 #include "handlers/safe_path.hpp"
 
-#include <optional>
+#include "http/url.hpp"
 
 namespace forkserve::handlers {
 namespace {
-
-std::optional<int> hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return std::nullopt;
-}
 
 // Decodes one segment (no '/' in it) into `out`; refuses bytes that would
 // change the meaning of the path once decoded.
@@ -19,10 +12,10 @@ PathRefusal decode_segment(std::string_view segment, std::string& out) {
   for (std::size_t i = 0; i < segment.size(); ++i) {
     char c = segment[i];
     if (c == '%') {
-      std::optional<int> high = i + 1 < segment.size() ? hex_value(segment[i + 1]) : std::nullopt;
-      std::optional<int> low = i + 2 < segment.size() ? hex_value(segment[i + 2]) : std::nullopt;
-      if (!high || !low) return PathRefusal::MalformedEscape;
-      c = static_cast<char>(*high * 16 + *low);
+      int high = i + 1 < segment.size() ? http::hex_digit_value(segment[i + 1]) : -1;
+      int low = i + 2 < segment.size() ? http::hex_digit_value(segment[i + 2]) : -1;
+      if (high < 0 || low < 0) return PathRefusal::MalformedEscape;
+      c = static_cast<char>(high * 16 + low);
       i += 2;
       if (c == '/') return PathRefusal::EncodedSeparator;
     }
