@@ -80,10 +80,7 @@ trap 'say "line $LINENO failed: $BASH_COMMAND"' ERR
 # need afterwards.
 install_optional() {
   local missing=() p
-  for p in "$@"; do
-    # (dpkg -s also succeeds for a removed package whose config files remain)
-    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
-  done
+  for p in "$@"; do installed "$p" || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=()
   if [ "$(id -u)" -ne 0 ]; then

@@ -1,14 +1,20 @@
 # Sourced by the other scripts: installs what building and testing forkserve
 # needs on Debian, if it is missing.
+# True if the Debian package is installed (not merely known, or removed with
+# its configuration files left behind, which `dpkg -s` also accepts).
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
 need_packages() {
   local missing=()
   command -v cmake >/dev/null || missing+=(cmake)
   command -v g++ >/dev/null || missing+=(g++)
   command -v ninja >/dev/null || missing+=(ninja-build)
   command -v curl >/dev/null || missing+=(curl)  # the integration tests talk to the server with it too
-  [ -f /usr/src/googletest/CMakeLists.txt ] || dpkg -s libgtest-dev >/dev/null 2>&1 ||
+  [ -f /usr/src/googletest/CMakeLists.txt ] || installed libgtest-dev ||
     missing+=(libgtest-dev googletest)
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  for p in "$@"; do installed "$p" || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
 
   echo "installing: ${missing[*]}" >&2
