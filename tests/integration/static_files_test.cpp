@@ -39,6 +39,16 @@ class StaticFilesTest : public ::testing::Test {
   ServerProcess server_;
 };
 
+// Runs curl with `args` (which must make it print the head, e.g. --include),
+// requires it to succeed, and parses what it printed into `reply`.
+void curl_reply(const std::vector<std::string>& args, HttpReply& reply) {
+  ProcessResult curl = run_curl(args);
+  ASSERT_TRUE(curl.status.exited && curl.status.code == 0) << describe(curl.status) << ": " << curl.err;
+  reply.raw = curl.out;
+  parse_reply(reply);
+  ASSERT_TRUE(reply.parsed) << reply.summary();
+}
+
 TEST_F(StaticFilesTest, GetFileReturnsExactBodyContentTypeAndLength) {
   HttpReply reply = get("/hello.txt");
   ASSERT_TRUE(reply.parsed) << reply.summary();
@@ -69,12 +79,8 @@ TEST_F(StaticFilesTest, LargeFileArrivesByteForByte) {
 
 TEST_F(StaticFilesTest, CurlGetShowsStatusHeadersAndExactBody) {
   if (!curl_path()) GTEST_SKIP() << "curl is not installed";
-  ProcessResult curl = run_curl({"--include", url("/page.html")});
-  ASSERT_TRUE(curl.status.exited && curl.status.code == 0) << describe(curl.status) << ": " << curl.err;
   HttpReply reply;
-  reply.raw = curl.out;
-  parse_reply(reply);
-  ASSERT_TRUE(reply.parsed) << reply.summary();
+  ASSERT_NO_FATAL_FAILURE(curl_reply({"--include", url("/page.html")}, reply));
   EXPECT_EQ(reply.status_line, "HTTP/1.0 200 OK");
   EXPECT_EQ(reply.header("Content-Type"), "text/html; charset=utf-8");
   EXPECT_EQ(reply.header("Content-Length"), "10");
@@ -95,12 +101,8 @@ TEST_F(StaticFilesTest, HeadSendsTheGetHeadersWithoutBody) {
 
 TEST_F(StaticFilesTest, CurlHeadShowsStatusAndLength) {
   if (!curl_path()) GTEST_SKIP() << "curl is not installed";
-  ProcessResult curl = run_curl({"--head", url("/hello.txt")});
-  ASSERT_TRUE(curl.status.exited && curl.status.code == 0) << describe(curl.status) << ": " << curl.err;
   HttpReply reply;
-  reply.raw = curl.out;
-  parse_reply(reply);
-  ASSERT_TRUE(reply.parsed) << reply.summary();
+  ASSERT_NO_FATAL_FAILURE(curl_reply({"--head", url("/hello.txt")}, reply));
   EXPECT_EQ(reply.status_line, "HTTP/1.0 200 OK");
   EXPECT_EQ(reply.header("Content-Length"), std::to_string(kFileBody.size()));
   EXPECT_EQ(reply.body, "");
@@ -228,14 +230,10 @@ TEST_F(StaticFilesTest, TraversalToEtcPasswdNeverReturnsIt) {
 
 TEST_F(StaticFilesTest, CurlPathAsIsTraversalIsRefused) {
   if (!curl_path()) GTEST_SKIP() << "curl is not installed";
-  ProcessResult curl = run_curl({"--include", "--path-as-is", url("/../secret.txt")});
-  ASSERT_TRUE(curl.status.exited && curl.status.code == 0) << describe(curl.status) << ": " << curl.err;
   HttpReply reply;
-  reply.raw = curl.out;
-  parse_reply(reply);
-  ASSERT_TRUE(reply.parsed) << reply.summary();
+  ASSERT_NO_FATAL_FAILURE(curl_reply({"--include", "--path-as-is", url("/../secret.txt")}, reply));
   EXPECT_EQ(reply.status, 404);
-  EXPECT_EQ(curl.out.find(kSecret), std::string::npos);
+  EXPECT_EQ(reply.raw.find(kSecret), std::string::npos);
 }
 
 TEST_F(StaticFilesTest, EveryResponseIsHttp10WithConnectionCloseAndServerCloses) {
