@@ -97,8 +97,10 @@ constexpr auto kTermWait = std::chrono::seconds(2);
 
 class Supervisor {
  public:
-  Supervisor(const Config& config, Listener listener, const forkserve_module& module, LogFiles& logs)
-      : config_(config), listener_(std::move(listener)), module_(module), logs_(logs) {}
+  Supervisor(const Config& config, std::vector<Listener> listeners, const forkserve_module& module, LogFiles& logs)
+      : config_(config), listeners_(std::move(listeners)), module_(module), logs_(logs) {
+    for (const Listener& listener : listeners_) poll_fds_.push_back({listener.fd.get(), POLLIN, 0});
+  }
 
   int run() {
     std::size_t bytes = kLabelSize * static_cast<std::size_t>(config_.max_children);
@@ -113,10 +115,12 @@ class Supervisor {
     g_slot_count = config_.max_children;
     install_signal_handlers();
     // Announced only now: whoever waits for this line may signal us at once.
-    write_line(STDOUT_FILENO, "forkserve: serving HTTP on " + listener_.endpoint.host + " port " +
-                                  std::to_string(listener_.endpoint.port) + " (backlog " +
-                                  std::to_string(config_.backlog) + ", pid " + std::to_string(::getpid()) +
-                                  ")\n");
+    for (const Listener& listener : listeners_) {
+      write_line(STDOUT_FILENO, "forkserve: serving HTTP on " + listener.endpoint.host + " port " +
+                                    std::to_string(listener.endpoint.port) + " (backlog " +
+                                    std::to_string(config_.backlog) + ", pid " + std::to_string(::getpid()) +
+                                    ")\n");
+    }
     serve();
     shut_down();
     return 0;
@@ -150,8 +154,7 @@ class Supervisor {
   // Waits for a signal or, if `listen`, a connection; handlers run only in
   // here. Afterwards acts on what they recorded.
   int wait_for_event(bool listen, const timespec* timeout) {
-    pollfd p{listener_.fd.get(), POLLIN, 0};
-    int ready = ::ppoll(&p, listen ? 1 : 0, timeout, &poll_mask_);
+    int ready = ::ppoll(poll_fds_.data(), listen ? poll_fds_.size() : 0, timeout, &poll_mask_);
     if (ready > 0) {
       // ppoll() runs handlers only when a signal interrupts its wait; when
       // the listener is already readable (always, under load) a pending
@@ -196,16 +199,24 @@ class Supervisor {
     }
   }
 
+  // Accepts from every ready listener; true if every queue was found empty.
+  bool accept_connections() {
+    bool drained = true;
+    for (const pollfd& p : poll_fds_) {
+      if (p.revents != 0) drained = accept_from(p.fd) && drained;
+    }
+    return drained;
+  }
+
   // Accepts until the queue is empty, the cap is reached or a batch is done;
   // true if the queue was found empty. The batch is bounded because exited
   // children are only reaped back in ppoll(): under sustained load an
   // unbounded loop would fill the cap with zombies.
-  bool accept_connections() {
+  bool accept_from(int listener_fd) {
     for (int batch = 0; batch < kAcceptBatch && g_live < config_.max_children && g_stop_requests == 0; ++batch) {
       Connection connection;
       socklen_t length = sizeof connection.peer;
-      connection.fd = ::accept4(listener_.fd.get(), reinterpret_cast<sockaddr*>(&connection.peer), &length,
-                                SOCK_CLOEXEC);
+      connection.fd = ::accept4(listener_fd, reinterpret_cast<sockaddr*>(&connection.peer), &length, SOCK_CLOEXEC);
       if (connection.fd < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -259,7 +270,7 @@ class Supervisor {
   }
 
   void prepare_child() {
-    listener_.fd.reset();
+    listeners_.clear();
     ::signal(SIGCHLD, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
     // Signals meant for the server as a whole often reach the whole process
@@ -346,7 +357,7 @@ class Supervisor {
   }
 
   void shut_down() {
-    listener_.fd.reset();  // refuse new connections at once
+    listeners_.clear();  // refuse new connections at once
     if (g_live > 0 && g_stop_requests == 1) {
       log_error("stopping: waiting up to " + std::to_string(config_.grace) + " s for " +
                 std::to_string(g_live) + " request(s)");
@@ -363,7 +374,8 @@ class Supervisor {
   }
 
   const Config& config_;
-  Listener listener_;
+  std::vector<Listener> listeners_;
+  std::vector<pollfd> poll_fds_;  // one per listener
   const forkserve_module& module_;
   LogFiles& logs_;
   std::vector<ChildSlot> slots_;
@@ -382,8 +394,9 @@ class Supervisor {
 
 }  // namespace
 
-int run_supervisor(const Config& config, Listener listener, const forkserve_module& module, LogFiles& logs) {
-  return Supervisor(config, std::move(listener), module, logs).run();
+int run_supervisor(const Config& config, std::vector<Listener> listeners, const forkserve_module& module,
+                   LogFiles& logs) {
+  return Supervisor(config, std::move(listeners), module, logs).run();
 }
 
 }  // namespace forkserve

@@ -8,12 +8,15 @@
 #include "listener.hpp"
 #include "log.hpp"
 
+#include <vector>
+
 namespace forkserve {
 
 // Installs the signal handlers, prints the start-up line (so whoever waits
 // for it may signal at once), serves until SIGINT or SIGTERM, then stops
 // accepting, gives in-flight children config.grace seconds, terminates the
 // rest and returns the exit status (0).
-int run_supervisor(const Config& config, Listener listener, const forkserve_module& module, LogFiles& logs);
+int run_supervisor(const Config& config, std::vector<Listener> listeners, const forkserve_module& module,
+                   LogFiles& logs);
 
 }  // namespace forkserve

@@ -1,0 +1,78 @@
+// The whole server: argv → Config → module → listeners → supervisor; exit codes.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include <forkserve/version.hpp>
+
+#include "server_main.hpp"
+
+#include "config.hpp"
+#include "handlers/static_files.hpp"
+#include "listener.hpp"
+#include "log.hpp"
+#include "module_loader.hpp"
+#include "supervisor.hpp"
+
+namespace forkserve {
+namespace {
+
+constexpr int kExitStartupFailed = 1;
+constexpr int kExitUsage = 2;
+
+}  // namespace
+
+int server_main(int argc, char* argv[]) {
+  // Started with 0, 1 or 2 closed, the listener or a client socket would get
+  // that number, and log lines would go to a client. Fill the gaps.
+  int fd = ::open("/dev/null", O_RDWR);
+  while (fd >= 0 && fd <= STDERR_FILENO) fd = ::open("/dev/null", O_RDWR);
+  if (fd > STDERR_FILENO) ::close(fd);
+  CommandLine command_line = parse_command_line(argc, argv);
+  switch (command_line.action) {
+    case CommandLine::Action::Help:
+      write_line(STDOUT_FILENO, usage_text());
+      return 0;
+    case CommandLine::Action::Version:
+      write_line(STDOUT_FILENO, "forkserve " FORKSERVE_VERSION "\n");
+      return 0;
+    case CommandLine::Action::Fail:
+      log_error(command_line.error + " (try 'forkserve --help')");
+      return kExitUsage;
+    case CommandLine::Action::Run:
+      break;
+  }
+  const Config& config = command_line.config;
+
+  LogFiles logs;
+  std::string error;
+  if (!logs.open(config.access_log, config.error_log, error)) {
+    log_error(error);
+    return kExitStartupFailed;
+  }
+
+  LoadedModule loaded = config.handler_path.empty()
+                            ? start_module(handlers::static_files_module(), "built-in",
+                                           handlers::static_files_argument(config.root, config.show_dotfiles))
+                            : load_module(config.handler_path, config.handler_arg);
+  if (!loaded.module) {
+    log_error(loaded.error);
+    return kExitStartupFailed;
+  }
+
+  std::vector<Listener> listeners;
+  listeners.push_back(open_listener(config.host, config.port, config.backlog, error));
+  if (!listeners.back().fd) {
+    log_error(error);
+    if (loaded.module->fini) loaded.module->fini();
+    return kExitStartupFailed;
+  }
+
+  int status = run_supervisor(config, std::move(listeners), *loaded.module, logs);
+  if (loaded.module->fini) loaded.module->fini();
+  return status;
+}
+
+}  // namespace forkserve
