@@ -294,7 +294,7 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
 int serve_connection(const Connection& connection, const Config& config, const forkserve_module& module,
                      int access_log_fd) {
   UniqueFd socket_fd(connection.fd);
-  if (module.post_fork) module.post_fork();
+  g_alarm.response_done = 0;
   std::time_t started = std::time(nullptr);
   set_nonblocking(connection.fd);
 
@@ -363,6 +363,16 @@ int serve_connection(const Connection& connection, const Config& config, const f
              access_prefix.append(suffix, append_access_suffix(suffix, ctx.writer.status(), ctx.writer.body_bytes())));
   if (!ctx.writer.aborted() && !request_read_to_end) linger_and_close(connection.fd);
   return 0;
+}
+
+void disarm_phase_alarm() {
+  ::alarm(0);
+  g_alarm.response_done = 0;
+}
+
+std::chrono::seconds lifetime_limit(const Config& config) {
+  return std::chrono::seconds(config.header_timeout + config.body_timeout + config.handler_timeout +
+                              config.write_timeout + 2 + 5);
 }
 
 void end_child(int status) { ::_exit(status); }

@@ -20,9 +20,19 @@ struct Connection {
 };
 
 // Reads and parses the request, calls the handler, writes the response, logs
-// one access line and closes. Returns the child's exit status.
+// one access line and closes. Returns the child's exit status. The module's
+// post_fork has been run by then. Leaves the phase alarm (SIGALRM) armed, so
+// that nothing after it can keep the process alive past --write-timeout.
 int serve_connection(const Connection& connection, const Config& config, const forkserve_module& module,
                      int access_log_fd);
+
+// For a process that serves another connection next: cancels that alarm.
+void disarm_phase_alarm();
+
+// The longest a connection can legitimately take: every phase's deadline,
+// the lingering close (2 s), and slack for a loaded machine. Past it, the
+// parent kills the process serving it, whatever its handler did.
+std::chrono::seconds lifetime_limit(const Config& config);
 
 // Ends a child process: the one way out, for the normal path and for the
 // timeout handler alike.

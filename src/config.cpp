@@ -46,6 +46,9 @@ std::string set_int(Int& field, std::string_view value, Int min, Int max, const 
 }
 
 constexpr int kMaxSeconds = 24 * 60 * 60;
+// Each worker is a process holding one connection; beyond this a pool is
+// better served by the default mode.
+constexpr int kMaxWorkers = 4096;
 
 // The one table of options. Order here is the order in --help.
 const Option kOptions[] = {
@@ -95,6 +98,11 @@ const Option kOptions[] = {
      }},
     {"max-children", "N", "512", "children serving at once; at the cap new connections wait in the backlog",
      [](Config& c, std::string_view v) { return set_int(c.max_children, v, 1, 65535, "a child count"); }},
+    {"workers", "N", "0 (a child per connection)",
+     "pre-fork N workers that each serve one connection at a time, many in their life",
+     [](Config& c, std::string_view v) { return set_int(c.workers, v, 0, kMaxWorkers, "a worker count"); }},
+    {"max-requests", "N", "0 (no limit)", "with --workers: replace a worker after it served N connections",
+     [](Config& c, std::string_view v) { return set_int(c.max_requests, v, 0, 1 << 30, "a connection count"); }},
     {"header-timeout", "SECONDS", "10", "time from accept until the request head is complete (then 408)",
      [](Config& c, std::string_view v) {
        return set_int(c.header_timeout, v, 1, kMaxSeconds, "a number of seconds");
@@ -176,7 +184,8 @@ std::string usage_text() {
       "  SIGINT, SIGTERM  stop accepting, let requests finish for --grace seconds, then stop the rest\n"
       "                   and exit 0; a second signal stops at once\n"
       "  SIGUSR1          reopen the access and error logs (after logrotate has moved them)\n"
-      "  SIGHUP           reserved for a graceful reload; logged and ignored for now\n"
+      "  SIGHUP           reload the --handler module; new children (or a new set of workers, the old\n"
+      "                   ones finishing their connection first) use it\n"
       "  SIGPIPE          ignored: a vanished client only ends its own child\n\n"
       "Exit status: 0 after a clean shutdown, 1 if the server cannot start, 2 for a bad command line.\n";
   return text;
@@ -219,6 +228,9 @@ CommandLine parse_command_line(int argc, char* const argv[]) {
   if (::optind < argc) {
     result.action = CommandLine::Action::Fail;
     result.error = "unexpected argument " + quoted(argv[::optind]);
+  } else if (result.config.max_requests > 0 && result.config.workers == 0) {
+    result.action = CommandLine::Action::Fail;
+    result.error = "--max-requests needs --workers (a child per connection serves one anyway)";
   }
   return result;
 }

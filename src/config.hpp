@@ -20,6 +20,8 @@ struct Config {
   std::string error_log = "-";   // "-" is stderr
   bool show_dotfiles = false;
   int max_children = 512;
+  int workers = 0;       // 0: a child per connection; N: N pre-forked workers
+  int max_requests = 0;  // connections a worker serves before it is replaced; 0: no limit
   int header_timeout = 10;  // seconds, from accept
   int body_timeout = 30;    // seconds, from the end of the head
   int write_timeout = 300;  // seconds, from the first byte of the response

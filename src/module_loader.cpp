@@ -1,6 +1,13 @@
 #include "module_loader.hpp"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "io.hpp"
 
 namespace forkserve {
 
@@ -23,25 +30,77 @@ LoadedModule start_module(const forkserve_module* module, const std::string& lab
   return LoadedModule{module, {}};
 }
 
-LoadedModule load_module(const std::string& path, const std::string& arg) {
-  std::string file = path.find('/') == std::string::npos ? "./" + path : path;
+namespace {
+
+// dlopen(file) + the entry point; runs init unless the descriptor is
+// `current` (the loader handed back a library it already had). Errors name
+// `label` once.
+LoadedModule open_module(const std::string& file, const std::string& label, const std::string& arg,
+                         const forkserve_module* current = nullptr) {
   void* library = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (library == nullptr) {
     std::string why = ::dlerror();
     // dlerror() starts with the file name; say it once.
     if (why.starts_with(file + ": ")) why.erase(0, file.size() + 2);
-    return LoadedModule{nullptr, "handler " + path + ": " + why};
+    return LoadedModule{nullptr, "handler " + label + ": " + why};
   }
   void* entry = ::dlsym(library, FORKSERVE_MODULE_SYMBOL);
   if (entry == nullptr) {
     ::dlclose(library);
-    return LoadedModule{nullptr, "handler " + path + ": no " FORKSERVE_MODULE_SYMBOL
-                                                     " symbol (not a forkserve handler module?)"};
+    return LoadedModule{nullptr, "handler " + label + ": no " FORKSERVE_MODULE_SYMBOL
+                                                      " symbol (not a forkserve handler module?)"};
   }
-  auto get_descriptor = reinterpret_cast<forkserve_module_entry>(entry);
-  LoadedModule loaded = start_module(get_descriptor(), path, arg);
+  const forkserve_module* descriptor = reinterpret_cast<forkserve_module_entry>(entry)();
+  if (descriptor != nullptr && descriptor == current) {
+    ::dlclose(library);  // one reference fewer; the library itself stays
+    return LoadedModule{current, {}};
+  }
+  LoadedModule loaded = start_module(descriptor, label, arg);
   if (!loaded.module) ::dlclose(library);
   return loaded;
+}
+
+}  // namespace
+
+LoadedModule load_module(const std::string& path, const std::string& arg) {
+  return open_module(path.find('/') == std::string::npos ? "./" + path : path, path, arg);
+}
+
+HandlerModule::~HandlerModule() {
+  if (module_->fini) module_->fini();
+}
+
+bool HandlerModule::reload(std::string& message) {
+  if (path_.empty()) {
+    message = "SIGHUP: the built-in handler has no module file to reload";
+    return true;
+  }
+  // The dynamic loader hands back the library it already has when asked for
+  // a name it knows, and a module carrying its own libstdc++ is never really
+  // unloaded: so open the file again and load it through a name not used
+  // before (one more '/' each time). If the file is the same one (same
+  // inode), the loader returns the library in memory and nothing changes.
+  UniqueFd file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file) {
+    message = "SIGHUP: reload handler " + path_ + ": " + std::strerror(errno) + "; keeping the old one";
+    return false;
+  }
+  ++reloads_;
+  std::string fresh_name = "/proc/self/fd" + std::string(reloads_, '/') + std::to_string(file.get());
+  const forkserve_module* old = module_;
+  LoadedModule loaded = open_module(fresh_name, path_, arg_, old);
+  if (!loaded.module) {
+    message = "SIGHUP: " + loaded.error + "; keeping the old one";
+    return false;
+  }
+  if (loaded.module == old) {
+    message = "SIGHUP: handler " + path_ + " is unchanged";
+    return true;
+  }
+  module_ = loaded.module;
+  if (old->fini) old->fini();
+  message = "SIGHUP: reloaded handler " + path_;
+  return true;
 }
 
 }  // namespace forkserve

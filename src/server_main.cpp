@@ -61,18 +61,16 @@ int server_main(int argc, char* argv[]) {
     log_error(loaded.error);
     return kExitStartupFailed;
   }
+  HandlerModule module(*loaded.module, config.handler_path, config.handler_arg);
 
   std::vector<Listener> listeners;
   listeners.push_back(open_listener(config.host, config.port, config.backlog, error));
   if (!listeners.back().fd) {
     log_error(error);
-    if (loaded.module->fini) loaded.module->fini();
     return kExitStartupFailed;
   }
 
-  int status = run_supervisor(config, std::move(listeners), *loaded.module, logs);
-  if (loaded.module->fini) loaded.module->fini();
-  return status;
+  return run_supervisor(config, std::move(listeners), module, logs);
 }
 
 }  // namespace forkserve

@@ -10,24 +10,32 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "child.hpp"
+#include "worker.hpp"
 
 namespace forkserve {
 namespace {
 
-// One slot per possible child. The pid and the deadline live in the parent's
-// own memory; only the label is in a mapping shared with the children, where
-// a child writes what it is serving ("GET /path") so the parent can name the
-// request when the child dies. A child scribbling on that mapping can garble
-// a log line, never the parent's bookkeeping.
+// One slot per possible child (or worker). The pid and the deadline live in
+// the parent's own memory; only SharedSlot is in a mapping shared with the
+// children, where a child writes what it is serving ("GET /path") so the
+// parent can name the request when the child dies, and a worker says how busy
+// it is. A child scribbling on that mapping can garble a log line or get
+// itself killed, never corrupt the parent's bookkeeping.
 struct ChildSlot {
-  pid_t pid;          // 0: free
-  Deadline kill_at;   // past this the parent SIGKILLs it, whatever its handler did
+  pid_t pid;            // 0: free
+  Deadline kill_at;     // past this the parent SIGKILLs it, whatever its handler did
+  unsigned generation;  // workers: which set (SIGHUP starts a new one)
 };
 constexpr std::size_t kLabelSize = 124;
+struct SharedSlot {
+  char label[kLabelSize];
+  WorkerStatus worker;
+};
 
 // Signal state. Every signal the parent handles is blocked except inside
 // wait_for_event(), so the handlers below never run while the main loop
@@ -37,8 +45,8 @@ struct ExitRecord {
   pid_t pid;
   int status;
 };
-ChildSlot* g_slots = nullptr;  // private to the parent
-char* g_labels = nullptr;      // shared: kLabelSize bytes per slot
+ChildSlot* g_slots = nullptr;      // private to the parent
+SharedSlot* g_shared = nullptr;    // shared with the children
 int g_slot_count = 0;
 volatile sig_atomic_t g_live = 0;
 ExitRecord g_abnormal_exits[64];  // children that did not exit 0, for the main loop to log
@@ -95,38 +103,59 @@ constexpr int kAcceptBatch = 8;
 // After --grace, stragglers get SIGTERM, then this long before SIGKILL.
 constexpr auto kTermWait = std::chrono::seconds(2);
 
+// Workers: how often the parent checks for one stuck past its deadline.
+constexpr auto kWorkerCheckInterval = std::chrono::seconds(1);
+// A worker that dies before serving its first connection failed to boot (a
+// broken module, usually). Each such death in a row doubles the pause
+// before the next start, from 100 ms; this many in a row and the server
+// gives up rather than fork forever.
+constexpr auto kFirstRespawnPause = std::chrono::milliseconds(100);
+constexpr int kMaxBootFailures = 5;
+
 class Supervisor {
  public:
-  Supervisor(const Config& config, std::vector<Listener> listeners, const forkserve_module& module, LogFiles& logs)
+  Supervisor(const Config& config, std::vector<Listener> listeners, HandlerModule& module, LogFiles& logs)
       : config_(config), listeners_(std::move(listeners)), module_(module), logs_(logs) {
-    for (const Listener& listener : listeners_) poll_fds_.push_back({listener.fd.get(), POLLIN, 0});
+    for (const Listener& listener : listeners_) {
+      poll_fds_.push_back({listener.fd.get(), POLLIN, 0});
+      listener_fds_.push_back(listener.fd.get());
+    }
   }
 
   int run() {
-    std::size_t bytes = kLabelSize * static_cast<std::size_t>(config_.max_children);
+    // Workers: room for a new set while the old one drains after SIGHUP.
+    g_slot_count = workers_mode() ? 2 * config_.workers : config_.max_children;
+    std::size_t bytes = sizeof(SharedSlot) * static_cast<std::size_t>(g_slot_count);
     void* shared = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) {
-      log_error(std::string("mmap child labels: ") + std::strerror(errno));
+      log_error(std::string("mmap child table: ") + std::strerror(errno));
       return 1;
     }
-    g_labels = static_cast<char*>(shared);
-    slots_.resize(static_cast<std::size_t>(config_.max_children));
+    g_shared = new (shared) SharedSlot[g_slot_count];
+    slots_.resize(static_cast<std::size_t>(g_slot_count));
     g_slots = slots_.data();
-    g_slot_count = config_.max_children;
     install_signal_handlers();
     // Announced only now: whoever waits for this line may signal us at once.
     for (const Listener& listener : listeners_) {
       write_line(STDOUT_FILENO, "forkserve: serving HTTP on " + listener.endpoint.host + " port " +
                                     std::to_string(listener.endpoint.port) + " (backlog " +
                                     std::to_string(config_.backlog) + ", pid " + std::to_string(::getpid()) +
+                                    (workers_mode() ? ", " + std::to_string(config_.workers) + " workers" : "") +
                                     ")\n");
     }
-    serve();
+    if (workers_mode()) {
+      supervise_workers();
+    } else {
+      serve();
+    }
     shut_down();
-    return 0;
+    return exit_status_;
   }
 
  private:
+  bool workers_mode() const { return config_.workers > 0; }
+  const char* process_noun() const { return workers_mode() ? "worker" : "child"; }
+
   void install_signal_handlers() {
     sigset_t handled;
     sigemptyset(&handled);
@@ -167,10 +196,14 @@ class Supervisor {
       g_reopen_requested = 0;
       std::string error;
       if (!logs_.reopen(error)) log_error(error);
+      if (workers_mode()) signal_children(SIGUSR1);  // each reopens its own, between connections
     }
     if (g_reload_requested) {
       g_reload_requested = 0;
-      log_error("SIGHUP: graceful reload is not implemented yet; ignored");
+      std::string message;
+      bool usable = module_.reload(message);
+      log_error(message);
+      if (usable && workers_mode()) retire_workers();
     }
     return ready;
   }
@@ -249,28 +282,32 @@ class Supervisor {
       return;
     }
     ChildSlot& child = g_slots[slot];
-    connection.label = g_labels + static_cast<std::size_t>(slot) * kLabelSize;
+    connection.label = g_shared[slot].label;
     connection.label[0] = '\0';
     connection.label_size = kLabelSize;
     pid_t pid = ::fork();
     if (pid == 0) {
       prepare_child();
-      end_child(serve_connection(connection, config_, module_, logs_.access_fd()));
+      listeners_.clear();
+      const forkserve_module& module = module_.get();
+      if (module.post_fork) module.post_fork();
+      end_child(serve_connection(connection, config_, module, logs_.access_fd()));
     }
     if (pid < 0) {
       ::send(connection.fd, kUnavailable.data(), kUnavailable.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       back_off(std::string("fork: ") + std::strerror(errno));
     } else {
       child.pid = pid;
-      child.kill_at = connection.accepted_at + lifetime_limit_;
+      child.kill_at = connection.accepted_at + lifetime_limit(config_);
       next_kill_check_ = std::min(next_kill_check_, child.kill_at);
       g_live = g_live + 1;
     }
     ::close(connection.fd);  // the child has its own copy
   }
 
+  // Signal dispositions for a new child or worker (a worker then installs
+  // its own SIGTERM and SIGUSR1 handlers).
   void prepare_child() {
-    listeners_.clear();
     ::signal(SIGCHLD, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
     // Signals meant for the server as a whole often reach the whole process
@@ -292,8 +329,9 @@ class Supervisor {
   void report_abnormal_exits() {
     for (sig_atomic_t i = 0; i < g_abnormal_count; ++i) {
       const ExitRecord& exit = g_abnormal_exits[i];
-      std::string message = "child " + std::to_string(exit.pid);
-      if (const char* label = g_labels + static_cast<std::size_t>(exit.slot) * kLabelSize; label[0] != '\0') {
+      if (workers_mode()) count_boot_failure(exit.slot);
+      std::string message = process_noun() + (" " + std::to_string(exit.pid));
+      if (const char* label = g_shared[exit.slot].label; label[0] != '\0') {
         std::string text(label, strnlen(label, kLabelSize));
         for (char& c : text) {
           if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // the child wrote it
@@ -310,7 +348,8 @@ class Supervisor {
     }
     g_abnormal_count = 0;
     if (g_abnormal_dropped > 0) {
-      log_error(std::to_string(g_abnormal_dropped) + " more children ended abnormally (not listed)");
+      log_error(std::to_string(g_abnormal_dropped) + (workers_mode() ? " more workers" : " more children") +
+                " ended abnormally (not listed)");
       g_abnormal_dropped = 0;
     }
   }
@@ -356,14 +395,99 @@ class Supervisor {
     }
   }
 
+  // Workers: keeps --workers of the current set running, replaces those
+  // that exit, and kills one stuck past its connection's deadline.
+  void supervise_workers() {
+    while (g_stop_requests == 0 && exit_status_ == 0) {
+      start_missing_workers();
+      kill_overdue_workers();
+      // Wake for the next check, or sooner when a paused start is due.
+      Deadline now = Clock::now();
+      Deadline next = now + kWorkerCheckInterval;
+      if (respawn_at_ > now) next = std::min(next, respawn_at_);
+      timespec timeout = time_until(next);
+      wait_for_event(false, &timeout);
+    }
+  }
+
+  void start_missing_workers() {
+    int running = 0;
+    for (int i = 0; i < g_slot_count; ++i) {
+      if (g_slots[i].pid <= 0 || g_slots[i].generation != generation_) continue;
+      ++running;
+      if (g_shared[i].worker.connections.load(std::memory_order_relaxed) > 0) boot_failures_ = 0;
+    }
+    while (running < config_.workers && Clock::now() >= respawn_at_ && start_worker()) ++running;
+  }
+
+  bool start_worker() {
+    int slot = free_slot();
+    if (slot < 0) return false;  // the old set is still draining
+    SharedSlot& shared = g_shared[slot];
+    shared.label[0] = '\0';
+    shared.worker.connections.store(0);
+    shared.worker.busy_until_ns.store(0);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      prepare_child();
+      run_worker({listener_fds_, &config_, &module_.get(), &logs_, &shared.worker, shared.label, kLabelSize});
+    }
+    if (pid < 0) {
+      back_off(std::string("fork: ") + std::strerror(errno));
+      respawn_at_ = Clock::now() + std::chrono::nanoseconds(kResourceBackoff.tv_nsec);
+      return false;
+    }
+    g_slots[slot] = {pid, Deadline::min(), generation_};
+    g_live = g_live + 1;
+    return true;
+  }
+
+  // Called for each worker that ended abnormally, before its slot is reused.
+  void count_boot_failure(int slot) {
+    if (g_shared[slot].worker.connections.load(std::memory_order_relaxed) > 0) {
+      boot_failures_ = 0;  // it served: a crash in a request, not at boot
+      return;
+    }
+    if (++boot_failures_ >= kMaxBootFailures) {
+      log_error(std::to_string(boot_failures_) +
+                " workers in a row died before serving a connection; stopping (is the handler module broken?)");
+      exit_status_ = 1;
+      return;
+    }
+    respawn_at_ = Clock::now() + kFirstRespawnPause * (1 << (boot_failures_ - 1));
+  }
+
+  // SIGHUP: a new set starts at once; the old one finishes its connections.
+  void retire_workers() {
+    for (int i = 0; i < g_slot_count; ++i) {
+      if (g_slots[i].pid > 0 && g_slots[i].generation == generation_) ::kill(g_slots[i].pid, SIGTERM);
+    }
+    ++generation_;
+  }
+
+  void kill_overdue_workers() {
+    std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+    Deadline now = Clock::now();
+    for (int i = 0; i < g_slot_count; ++i) {
+      ChildSlot& worker = g_slots[i];
+      std::int64_t busy_until = g_shared[i].worker.busy_until_ns.load(std::memory_order_relaxed);
+      if (worker.pid <= 0 || busy_until == 0 || busy_until > now_ns || now < worker.kill_at) continue;
+      log_error("worker " + std::to_string(worker.pid) + " overran every deadline of its connection; killing it");
+      ::kill(worker.pid, SIGKILL);
+      worker.kill_at = now + kTermWait;  // if it is still listed then, try again
+    }
+  }
+
   void shut_down() {
     listeners_.clear();  // refuse new connections at once
+    // Idle workers leave now; busy ones after their connection.
+    if (workers_mode()) signal_children(SIGTERM);
     if (g_live > 0 && g_stop_requests == 1) {
-      log_error("stopping: waiting up to " + std::to_string(config_.grace) + " s for " +
-                std::to_string(g_live) + " request(s)");
+      log_error("stopping: waiting up to " + std::to_string(config_.grace) + " s for " + std::to_string(g_live) +
+                (workers_mode() ? " worker(s)" : " request(s)"));
       wait_for_children(Clock::now() + std::chrono::seconds(config_.grace));
     }
-    if (g_live > 0 && g_stop_requests == 1) {
+    if (g_live > 0 && g_stop_requests == 1 && !workers_mode()) {
       signal_children(SIGTERM);
       wait_for_children(Clock::now() + kTermWait);
     }
@@ -376,13 +500,14 @@ class Supervisor {
   const Config& config_;
   std::vector<Listener> listeners_;
   std::vector<pollfd> poll_fds_;  // one per listener
-  const forkserve_module& module_;
+  std::vector<int> listener_fds_;
+  unsigned generation_ = 0;         // workers: the current set
+  int boot_failures_ = 0;           // workers that died before their first connection, in a row
+  Deadline respawn_at_{};           // workers: no new one before this
+  int exit_status_ = 0;
+  HandlerModule& module_;
   LogFiles& logs_;
   std::vector<ChildSlot> slots_;
-  // The longest a child can legitimately live: every phase's deadline, the
-  // lingering close (2 s), and slack for a loaded machine.
-  std::chrono::seconds lifetime_limit_{config_.header_timeout + config_.body_timeout + config_.handler_timeout +
-                                       config_.write_timeout + 2 + 5};
   Deadline next_kill_check_ = Deadline::max();
   sigset_t original_mask_{};  // as we found it; children get it back
   sigset_t blocked_mask_{};   // outside ppoll(): the handled signals blocked
@@ -394,8 +519,7 @@ class Supervisor {
 
 }  // namespace
 
-int run_supervisor(const Config& config, std::vector<Listener> listeners, const forkserve_module& module,
-                   LogFiles& logs) {
+int run_supervisor(const Config& config, std::vector<Listener> listeners, HandlerModule& module, LogFiles& logs) {
   return Supervisor(config, std::move(listeners), module, logs).run();
 }
 

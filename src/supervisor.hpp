@@ -7,6 +7,7 @@
 #include "config.hpp"
 #include "listener.hpp"
 #include "log.hpp"
+#include "module_loader.hpp"
 
 #include <vector>
 
@@ -15,8 +16,9 @@ namespace forkserve {
 // Installs the signal handlers, prints the start-up line (so whoever waits
 // for it may signal at once), serves until SIGINT or SIGTERM, then stops
 // accepting, gives in-flight children config.grace seconds, terminates the
-// rest and returns the exit status (0).
-int run_supervisor(const Config& config, std::vector<Listener> listeners, const forkserve_module& module,
-                   LogFiles& logs);
+// rest and returns the exit status (0; 1 if workers kept failing to boot).
+// With config.workers, supervises that many pre-forked workers instead of
+// forking per connection. SIGHUP reloads `module`.
+int run_supervisor(const Config& config, std::vector<Listener> listeners, HandlerModule& module, LogFiles& logs);
 
 }  // namespace forkserve

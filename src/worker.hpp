@@ -1,0 +1,41 @@
+// A pre-forked worker (--workers N): accepts on the shared listening sockets
+// and serves one connection at a time, many in its life, until the parent
+// tells it to stop or it has served --max-requests.
+#pragma once
+
+#include <forkserve/module.h>
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+
+#include "child.hpp"
+#include "config.hpp"
+#include "log.hpp"
+
+namespace forkserve {
+
+// What a worker tells its parent, in memory shared with it. The parent only
+// uses it to decide about that worker: a worker scribbling here can get
+// itself killed or restarted, nothing more.
+struct WorkerStatus {
+  std::atomic<std::int64_t> busy_until_ns{0};  // steady clock; 0 while waiting for a connection
+  std::atomic<std::uint32_t> connections{0};   // accepted so far
+};
+
+struct WorkerSetup {
+  std::span<const int> listener_fds;
+  const Config* config;
+  const forkserve_module* module;
+  LogFiles* logs;
+  WorkerStatus* status;
+  char* label;  // shared, as Connection::label
+  std::size_t label_size;
+};
+
+// Runs in the worker right after fork(), with the signal mask as the parent
+// found it; never returns. SIGTERM: finish the connection in hand, then exit.
+// SIGUSR1: reopen the logs between connections.
+[[noreturn]] void run_worker(const WorkerSetup& setup);
+
+}  // namespace forkserve
