@@ -47,6 +47,7 @@ struct ExitRecord {
 };
 ChildSlot* g_slots = nullptr;      // private to the parent
 SharedSlot* g_shared = nullptr;    // shared with the children
+WorkersShared* g_workers_shared = nullptr;
 int g_slot_count = 0;
 volatile sig_atomic_t g_live = 0;
 ExitRecord g_abnormal_exits[64];  // children that did not exit 0, for the main loop to log
@@ -125,13 +126,15 @@ class Supervisor {
   int run() {
     // Workers: room for a new set while the old one drains after SIGHUP.
     g_slot_count = workers_mode() ? 2 * config_.workers : config_.max_children;
-    std::size_t bytes = sizeof(SharedSlot) * static_cast<std::size_t>(g_slot_count);
+    static_assert(sizeof(WorkersShared) <= alignof(std::max_align_t));
+    std::size_t bytes = alignof(std::max_align_t) + sizeof(SharedSlot) * static_cast<std::size_t>(g_slot_count);
     void* shared = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) {
       log_error(std::string("mmap child table: ") + std::strerror(errno));
       return 1;
     }
-    g_shared = new (shared) SharedSlot[g_slot_count];
+    g_workers_shared = new (shared) WorkersShared;
+    g_shared = new (static_cast<char*>(shared) + alignof(std::max_align_t)) SharedSlot[g_slot_count];
     slots_.resize(static_cast<std::size_t>(g_slot_count));
     g_slots = slots_.data();
     install_signal_handlers();
@@ -194,9 +197,9 @@ class Supervisor {
     report_abnormal_exits();  // before any new child can take a freed slot
     if (g_reopen_requested) {
       g_reopen_requested = 0;
+      g_workers_shared->log_generation.fetch_add(1);  // workers reopen theirs before their next connection
       std::string error;
       if (!logs_.reopen(error)) log_error(error);
-      if (workers_mode()) signal_children(SIGUSR1);  // each reopens its own, between connections
     }
     if (g_reload_requested) {
       g_reload_requested = 0;
@@ -314,7 +317,11 @@ class Supervisor {
     // group (^C in a terminal, a hang-up, `pkill -USR1 forkserve` after
     // logrotate); the parent decides what they mean, so children ignore them.
     for (int sig : {SIGINT, SIGHUP, SIGUSR1}) ::signal(sig, SIG_IGN);
-    ::sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
+    sigset_t mask = original_mask_;
+    // A worker takes SIGTERM only when idle, and from its first instant: a
+    // stop while it starts must not look like a crash.
+    if (workers_mode()) sigaddset(&mask, SIGTERM);
+    ::sigprocmask(SIG_SETMASK, &mask, nullptr);
   }
 
   void back_off(const std::string& why) {
@@ -406,7 +413,10 @@ class Supervisor {
       Deadline next = now + kWorkerCheckInterval;
       if (respawn_at_ > now) next = std::min(next, respawn_at_);
       timespec timeout = time_until(next);
-      wait_for_event(false, &timeout);
+      // With no worker at all because fork() fails, answer 503 as the
+      // default mode does rather than leave clients waiting in the backlog.
+      bool refuse = fork_failing_ && g_live == 0;
+      if (wait_for_event(refuse, &timeout) > 0 && refuse) refuse_connections();
     }
   }
 
@@ -430,8 +440,10 @@ class Supervisor {
     pid_t pid = ::fork();
     if (pid == 0) {
       prepare_child();
-      run_worker({listener_fds_, &config_, &module_.get(), &logs_, &shared.worker, shared.label, kLabelSize});
+      run_worker({listener_fds_, &config_, &module_.get(), &logs_, &shared.worker, g_workers_shared, shared.label,
+                  kLabelSize});
     }
+    fork_failing_ = pid < 0;
     if (pid < 0) {
       back_off(std::string("fork: ") + std::strerror(errno));
       respawn_at_ = Clock::now() + std::chrono::nanoseconds(kResourceBackoff.tv_nsec);
@@ -442,8 +454,20 @@ class Supervisor {
     return true;
   }
 
+  void refuse_connections() {
+    for (const pollfd& p : poll_fds_) {
+      if (p.revents == 0) continue;
+      for (int batch = 0; batch < kAcceptBatch; ++batch) {
+        UniqueFd client(::accept4(p.fd, nullptr, nullptr, SOCK_CLOEXEC));
+        if (!client) break;
+        ::send(client.get(), kUnavailable.data(), kUnavailable.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      }
+    }
+  }
+
   // Called for each worker that ended abnormally, before its slot is reused.
   void count_boot_failure(int slot) {
+    if (exit_status_ != 0) return;  // already given up
     if (g_shared[slot].worker.connections.load(std::memory_order_relaxed) > 0) {
       boot_failures_ = 0;  // it served: a crash in a request, not at boot
       return;
@@ -479,15 +503,20 @@ class Supervisor {
   }
 
   void shut_down() {
+    if (workers_mode()) {
+      // Workers hold the listeners too: shut them down for every process,
+      // so new connections are refused now, as in the default mode. Idle
+      // workers leave at once; busy ones after their connection.
+      for (int fd : listener_fds_) ::shutdown(fd, SHUT_RD);
+      signal_children(SIGTERM);
+    }
     listeners_.clear();  // refuse new connections at once
-    // Idle workers leave now; busy ones after their connection.
-    if (workers_mode()) signal_children(SIGTERM);
-    if (g_live > 0 && g_stop_requests == 1) {
+    if (g_live > 0 && g_stop_requests <= 1) {
       log_error("stopping: waiting up to " + std::to_string(config_.grace) + " s for " + std::to_string(g_live) +
                 (workers_mode() ? " worker(s)" : " request(s)"));
       wait_for_children(Clock::now() + std::chrono::seconds(config_.grace));
     }
-    if (g_live > 0 && g_stop_requests == 1 && !workers_mode()) {
+    if (g_live > 0 && g_stop_requests <= 1 && !workers_mode()) {
       signal_children(SIGTERM);
       wait_for_children(Clock::now() + kTermWait);
     }
@@ -502,7 +531,8 @@ class Supervisor {
   std::vector<pollfd> poll_fds_;  // one per listener
   std::vector<int> listener_fds_;
   unsigned generation_ = 0;         // workers: the current set
-  int boot_failures_ = 0;           // workers that died before their first connection, in a row
+  int boot_failures_ = 0;
+  bool fork_failing_ = false;       // workers: the last fork() failed           // workers that died before their first connection, in a row
   Deadline respawn_at_{};           // workers: no new one before this
   int exit_status_ = 0;
   HandlerModule& module_;

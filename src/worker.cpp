@@ -7,16 +7,19 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 namespace forkserve {
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
-volatile sig_atomic_t g_reopen = 0;
 
 void on_stop(int) { g_stop = 1; }
-void on_reopen(int) { g_reopen = 1; }
+
+// After accept() fails for want of descriptors or memory: the listener stays
+// readable, so without a pause the worker would spin.
+constexpr timespec kResourceBackoff{0, 100'000'000};
 
 std::int64_t steady_ns(Deadline t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -28,22 +31,18 @@ void run_worker(const WorkerSetup& setup) {
   const Config& config = *setup.config;
   if (setup.module->post_fork) setup.module->post_fork();
 
-  // SIGTERM and SIGUSR1 are let in only while waiting for a connection, so a
-  // request in hand is always finished first and logs reopen between requests.
+  // SIGTERM is let in only while waiting for a connection, so a request in
+  // hand is always finished first, and its handler never sees EINTR.
   struct sigaction action {};
   sigfillset(&action.sa_mask);
   action.sa_handler = on_stop;
   ::sigaction(SIGTERM, &action, nullptr);
-  action.sa_handler = on_reopen;
-  ::sigaction(SIGUSR1, &action, nullptr);
   sigset_t deferred;
   sigemptyset(&deferred);
   sigaddset(&deferred, SIGTERM);
-  sigaddset(&deferred, SIGUSR1);
   sigset_t waiting_mask;
   ::sigprocmask(SIG_BLOCK, &deferred, &waiting_mask);
   sigdelset(&waiting_mask, SIGTERM);
-  sigdelset(&waiting_mask, SIGUSR1);
 
   // EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all of them.
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
@@ -62,22 +61,34 @@ void run_worker(const WorkerSetup& setup) {
   }
 
   const auto limit = lifetime_limit(config);
+  std::uint32_t log_generation = setup.shared->log_generation.load();
+  std::time_t last_backoff_log = 0;
   std::uint32_t served = 0;
   auto done = [&] { return g_stop || (config.max_requests > 0 && served >= static_cast<unsigned>(config.max_requests)); };
   while (!done()) {
     epoll_event ready[8];
     int count = ::epoll_pwait(epoll.get(), ready, static_cast<int>(std::size(ready)), -1, &waiting_mask);
-    if (g_reopen) {
-      g_reopen = 0;
-      std::string error;
-      if (!setup.logs->reopen(error)) log_error("worker: " + error);
-    }
     for (int i = 0; i < count && !done(); ++i) {
       Connection connection;
       socklen_t length = sizeof connection.peer;
       connection.fd = ::accept4(ready[i].data.fd, reinterpret_cast<sockaddr*>(&connection.peer), &length,
                                 SOCK_CLOEXEC);
-      if (connection.fd < 0) continue;  // another worker took it, or it was aborted
+      if (connection.fd < 0) {
+        if (errno == EINVAL) end_child(0);  // the parent shut the listener down: stopping
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          if (std::time_t now = std::time(nullptr); now != last_backoff_log) {  // one line a second at most
+            last_backoff_log = now;
+            log_error(std::string("worker: accept: ") + std::strerror(errno) + "; pausing accept");
+          }
+          ::nanosleep(&kResourceBackoff, nullptr);
+        }
+        continue;  // EAGAIN: another worker took it; or that connection was aborted
+      }
+      if (std::uint32_t now = setup.shared->log_generation.load(); now != log_generation) {
+        log_generation = now;
+        std::string error;
+        if (!setup.logs->reopen(error)) log_error("worker: " + error);
+      }
       connection.accepted_at = Clock::now();
       connection.label = setup.label;
       connection.label[0] = '\0';

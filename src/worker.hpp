@@ -23,19 +23,27 @@ struct WorkerStatus {
   std::atomic<std::uint32_t> connections{0};   // accepted so far
 };
 
+// Written by the parent, read by every worker.
+struct WorkersShared {
+  // Bumped by the parent at SIGUSR1, before it reopens its own logs: a worker
+  // that sees a new value reopens its logs before its next connection, so a
+  // connection accepted after the reopen is never logged to the old file.
+  std::atomic<std::uint32_t> log_generation{0};
+};
+
 struct WorkerSetup {
   std::span<const int> listener_fds;
   const Config* config;
   const forkserve_module* module;
   LogFiles* logs;
   WorkerStatus* status;
+  const WorkersShared* shared;
   char* label;  // shared, as Connection::label
   std::size_t label_size;
 };
 
 // Runs in the worker right after fork(), with the signal mask as the parent
 // found it; never returns. SIGTERM: finish the connection in hand, then exit.
-// SIGUSR1: reopen the logs between connections.
 [[noreturn]] void run_worker(const WorkerSetup& setup);
 
 }  // namespace forkserve

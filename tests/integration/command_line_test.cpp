@@ -58,7 +58,10 @@ TEST(CommandLineTest, StartupLineNamesTheListeningPortAndThePid) {
   ASSERT_TRUE(server.ready()) << server.error();
   EXPECT_EQ(server.startup_line(), "forkserve: serving HTTP on 127.0.0.1 port " +
                                        std::to_string(server.port()) + " (backlog 128, pid " +
-                                       std::to_string(server.pid()) + ")\n");
+                                       std::to_string(server.pid()) +
+                                       (workers_under_test() ? ", " + std::to_string(*workers_under_test()) + " workers"
+                                                             : "") +
+                                       ")\n");
   EXPECT_EQ(connect_error(server.port()), 0) << "nothing listens on the announced port";
 }
 

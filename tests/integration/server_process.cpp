@@ -204,6 +204,12 @@ std::optional<std::string> find_in_path(std::string_view name) {
   return std::nullopt;
 }
 
+std::optional<int> workers_under_test() {
+  const char* text = std::getenv("FORKSERVE_TEST_WORKERS");
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  return std::atoi(text);
+}
+
 ProcessResult run_process(const std::vector<std::string>& argv, milliseconds timeout) {
   std::vector<std::string> resolved = argv;
   if (resolved.at(0).find('/') == std::string::npos) {
@@ -269,6 +275,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, ProcessLimits limits
   }
   std::vector<std::string> argv = {binary, "--host", "127.0.0.1",    "--port",   "0",
                                    "--root",        root_,    "--access-log", access_log_};
+  if (auto workers = workers_under_test()) argv.insert(argv.end(), {"--workers", std::to_string(*workers)});
   argv.insert(argv.end(), args.begin(), args.end());
 
   int out_pipe[2];
@@ -307,7 +314,7 @@ void ServerProcess::wait_for_startup_line(Deadline deadline) {
   }
   startup_line_ = received.substr(0, received.find('\n') + 1);
   static const std::regex kStartup(
-      R"(forkserve: serving HTTP on 127\.0\.0\.1 port (\d+) \(backlog \d+, pid (\d+)\)\n)");
+      R"(forkserve: serving HTTP on 127\.0\.0\.1 port (\d+) \(backlog \d+, pid (\d+)(, \d+ workers)?\)\n)");
   std::smatch match;
   if (!std::regex_match(startup_line_, match, kStartup)) {
     error_ = "unexpected start-up line: '" + startup_line_ + "'";

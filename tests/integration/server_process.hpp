@@ -77,6 +77,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, milliseconds tim
 // The full path of `name` in PATH, if it is there and executable.
 std::optional<std::string> find_in_path(std::string_view name);
 
+// The suite runs twice: as is, and with FORKSERVE_TEST_WORKERS=N set, when
+// every ServerProcess gets `--workers N` (tests/CMakeLists.txt). Tests of
+// what only one mode does check this and skip in the other.
+std::optional<int> workers_under_test();
+
 // What the server process is started with besides its arguments.
 struct ProcessLimits {
   std::optional<rlim_t> open_files;  // RLIMIT_NOFILE

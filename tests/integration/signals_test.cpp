@@ -3,6 +3,8 @@
 // costs its child an EPIPE (never a SIGPIPE death), and when fork() fails the
 // client gets a 503 and the parent carries on.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,6 +40,12 @@ TEST(SignalsTest, SighupIsLoggedAndTheServerKeepsServing) {
 TEST(SignalsTest, ClientHangingUpMidResponseNeverKillsTheChildWithSigpipe) {
   ServerProcess server({"--handler", fixture_path("slow.so")});
   ASSERT_TRUE(server.ready()) << server.error();
+  // Workers: the same ones must still be there afterwards, none replaced.
+  std::vector<pid_t> workers_before;
+  if (workers_under_test()) {
+    ASSERT_TRUE(eventually([&] { return children_of(server.pid()).size() == static_cast<std::size_t>(*workers_under_test()); }, kSettle));
+    for (const ProcessInfo& child : children_of(server.pid())) workers_before.push_back(child.pid);
+  }
   {
     Client client(server.port());
     ASSERT_TRUE(client.connected());
@@ -52,11 +60,24 @@ TEST(SignalsTest, ClientHangingUpMidResponseNeverKillsTheChildWithSigpipe) {
     ASSERT_TRUE(eventually([&] { return client.readable_now(); }, kSettle));
     ASSERT_GT(::read(client.fd(), first, sizeof first), 0);
   }
-  ASSERT_TRUE(eventually([&] { return children_of(server.pid()).empty(); }, kSettle))
-      << "the child outlived its client";
+  if (workers_under_test()) {
+    // Each worker answers in turn once the one writing has given up.
+    ASSERT_TRUE(eventually([&] { return count_lines_containing(read_file(server.access_log_path()), "/stream") == 1; }, kSettle))
+        << "the stream's worker never finished";
+  } else {
+    ASSERT_TRUE(eventually([&] { return children_of(server.pid()).empty(); }, kSettle))
+        << "the child outlived its client";
+  }
   EXPECT_EQ(count_lines_containing(server.stderr_text(), "killed by signal"), 0U) << server.stderr_text();
   HttpReply reply = exchange(server.port(), "GET /fast HTTP/1.0\r\n\r\n");
   EXPECT_EQ(reply.status_line, "HTTP/1.0 200 OK") << reply.summary();
+  if (workers_under_test()) {
+    std::vector<pid_t> workers_after;
+    for (const ProcessInfo& child : children_of(server.pid())) workers_after.push_back(child.pid);
+    std::sort(workers_before.begin(), workers_before.end());
+    std::sort(workers_after.begin(), workers_after.end());
+    EXPECT_EQ(workers_after, workers_before) << "a worker was replaced: it died";
+  }
 }
 
 TEST(SignalsTest, ForkFailureGets503AndTheParentKeepsRunning) {
