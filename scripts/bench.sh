@@ -196,6 +196,9 @@ start_server forkserve_hello - "$dir/forkserve" "${forkserve_common[@]}" \
   --handler "$dir/examples/hello.so" --access-log "$run/forkserve-hello-access.log"
 start_server forkserve_static - "$dir/forkserve" "${forkserve_common[@]}" \
   --root "$www" --access-log "$run/forkserve-static-access.log"
+# The pre-forked mode: one worker per core (ab takes a core of its own).
+start_server forkserve_workers - "$dir/forkserve" "${forkserve_common[@]}" --workers "$(nproc)" \
+  --root "$www" --handler "$dir/examples/hello.so" --access-log "$run/forkserve-workers-access.log"
 
 peer_missing() { say "$1 is not installed: skipping it"; }
 if command -v busybox >/dev/null && busybox --list 2>/dev/null | grep -x httpd >/dev/null; then
@@ -252,6 +255,7 @@ add_target nofork_min nofork_min / 13
 add_target "forkserve hello" forkserve_hello / 13
 add_target "forkserve 13 B" forkserve_static /13.txt 13
 add_target "forkserve 64 KiB" forkserve_static /64k.txt 65536
+add_target "forkserve --workers hello" forkserve_workers / 13
 add_target "busybox 13 B" busybox /13.txt 13
 add_target "busybox 64 KiB" busybox /64k.txt 65536
 add_target "mini_httpd 13 B" mini_httpd /13.txt 13
@@ -416,6 +420,25 @@ awk -F'\t' '
         show(median(v2, n2), "%.2f"), show(median(r2, m2), "%.2f"),
         show(median(v3, n3), "%.2f"), show(median(r3, m3), "%.2f"),
         failed[label, c] + 0, ((label, c) in peak) ? peak[label, c] " (" zombies[label, c] + 0 ")" : "-")
+    }
+    # The pre-forked mode against the servers it is meant to outrun: the
+    # median of each round'"'"'s req/s ratio (above 1: forkserve is faster).
+    ours = "forkserve --workers hello"
+    npeers = split("apache prefork 13 B|nginx 13 B|lighttpd 13 B", peers, "|")
+    header = "| c |"; rule = "|---:|"
+    for (p = 1; p <= npeers; p++) { header = header " " ours " ÷ " peers[p] " |"; rule = rule "---:|" }
+    print ""; print header; print rule
+    for (k = 1; k <= ncs; k++) {
+      c = cs[k]; row = "| " c " |"
+      for (p = 1; p <= npeers; p++) {
+        split("", q); m = 0
+        for (r = 1; r <= rounds; r++) {
+          x = rps[r, ours, c]; y = rps[r, peers[p], c]
+          if (number(x) && number(y) && y > 0) q[++m] = x / y
+        }
+        row = row " " show(median(q, m), "%.2f") " |"
+      }
+      print row
     }
   }
 ' "$tmp/targets.txt" "$results"

@@ -1,0 +1,40 @@
+#include "address.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+
+namespace forkserve {
+namespace {
+
+Endpoint endpoint_of(const char* host, std::uint16_t port) {
+  socklen_t length = 0;
+  auto address = make_address(host, port, length);
+  EXPECT_TRUE(address.has_value()) << host;
+  return address ? to_endpoint(*address) : Endpoint{};
+}
+
+TEST(Address, Ipv4IsWrittenAsADottedQuadWithoutLeadingZeros) {
+  EXPECT_EQ(endpoint_of("0.0.0.0", 80).host, "0.0.0.0");
+  EXPECT_EQ(endpoint_of("10.0.20.3", 80).host, "10.0.20.3");
+  EXPECT_EQ(endpoint_of("255.255.255.255", 80).host, "255.255.255.255");
+  EXPECT_EQ(endpoint_of("127.100.9.199", 80).host, "127.100.9.199");
+}
+
+TEST(Address, PortComesBackInHostOrder) { EXPECT_EQ(endpoint_of("127.0.0.1", 8888).port, 8888); }
+
+TEST(Address, V4MappedIpv6IsShownAsPlainIpv4) {
+  sockaddr_storage storage{};
+  auto& v6 = reinterpret_cast<sockaddr_in6&>(storage);
+  v6.sin6_family = AF_INET6;
+  v6.sin6_port = htons(4242);
+  ASSERT_EQ(::inet_pton(AF_INET6, "::ffff:192.0.2.33", &v6.sin6_addr), 1);
+  Endpoint endpoint = to_endpoint(storage);
+  EXPECT_EQ(endpoint.host, "192.0.2.33");
+  EXPECT_EQ(endpoint.port, 4242);
+}
+
+TEST(Address, Ipv6IsWrittenInCompressedForm) { EXPECT_EQ(endpoint_of("2001:db8:0:0:0:0:0:1", 80).host, "2001:db8::1"); }
+
+}  // namespace
+}  // namespace forkserve
