@@ -1,3 +1,3 @@
-#include "server_main.hpp"
+#include <forkserve/server.hpp>
 
 int main(int argc, char* argv[]) { return forkserve::server_main(argc, argv); }

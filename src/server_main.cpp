@@ -5,9 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <forkserve/server.hpp>
 #include <forkserve/version.hpp>
-
-#include "server_main.hpp"
 
 #include "config.hpp"
 #include "handlers/static_files.hpp"
@@ -24,7 +23,7 @@ constexpr int kExitUsage = 2;
 
 }  // namespace
 
-int server_main(int argc, char* argv[]) {
+int server_main(int argc, char* argv[], const forkserve_module* embedded) {
   // Started with 0, 1 or 2 closed, the listener or a client socket would get
   // that number, and log lines would go to a client. Fill the gaps.
   int fd = ::open("/dev/null", O_RDWR);
@@ -53,10 +52,18 @@ int server_main(int argc, char* argv[]) {
     return kExitStartupFailed;
   }
 
-  LoadedModule loaded = config.handler_path.empty()
-                            ? start_module(handlers::static_files_module(), "built-in",
-                                           handlers::static_files_argument(config.root, config.show_dotfiles))
-                            : load_module(config.handler_path, config.handler_arg);
+  LoadedModule loaded;
+  if (!config.handler_path.empty()) {
+    // --handler wins over an embedded handler too; drop the unused object so
+    // every fork() does not copy it.
+    if (embedded && embedded->fini) embedded->fini();
+    loaded = load_module(config.handler_path, config.handler_arg);
+  } else if (embedded) {
+    loaded = start_module(embedded, "embedded", "");
+  } else {
+    loaded = start_module(handlers::static_files_module(), "built-in",
+                          handlers::static_files_argument(config.root, config.show_dotfiles));
+  }
   if (!loaded.module) {
     log_error(loaded.error);
     return kExitStartupFailed;

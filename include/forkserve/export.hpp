@@ -20,6 +20,7 @@
 #include <optional>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 namespace forkserve::detail {
 
@@ -76,6 +77,18 @@ struct ModuleGlue {
     static const forkserve_module module = {
         FORKSERVE_MODULE_MAGIC, FORKSERVE_ABI_MAJOR, FORKSERVE_ABI_MINOR,
         static_cast<uint32_t>(sizeof(forkserve_module)), name, &init, nullptr, &handle, &fini};
+    return &module;
+  }
+
+  // A handler linked into the server's own program (server.hpp): the object
+  // is built by the caller, so init() has nothing left to construct.
+  static int init_given(const char*, char*, std::size_t) { return FORKSERVE_OK; }
+
+  static const forkserve_module* embed(Handler handler) {
+    instance.emplace(std::move(handler));
+    static const forkserve_module module = {
+        FORKSERVE_MODULE_MAGIC, FORKSERVE_ABI_MAJOR, FORKSERVE_ABI_MINOR,
+        static_cast<uint32_t>(sizeof(forkserve_module)), "embedded", &init_given, nullptr, &handle, &fini};
     return &module;
   }
 };
