@@ -12,6 +12,7 @@ need_packages() {
   command -v g++ >/dev/null || missing+=(g++)
   command -v ninja >/dev/null || missing+=(ninja-build)
   command -v curl >/dev/null || missing+=(curl)  # the integration tests talk to the server with it too
+  command -v pkg-config >/dev/null || missing+=(pkg-config)  # the install test builds a module with it
   [ -f /usr/src/googletest/CMakeLists.txt ] || installed libgtest-dev ||
     missing+=(libgtest-dev googletest)
   for p in "$@"; do installed "$p" || missing+=("$p"); done
