@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <span>
 #include <cstring>
 #include <ctime>
@@ -18,6 +19,7 @@
 #include "http/request_parser.hpp"
 #include "log.hpp"
 #include "response_writer.hpp"
+#include "trusted_proxies.hpp"
 
 namespace forkserve {
 namespace {
@@ -312,6 +314,14 @@ int serve_connection(const Connection& connection, const Config& config, const f
       read_head(connection.fd, limits, connection.accepted_at + std::chrono::seconds(config.header_timeout));
   if (received.client_gone) return 0;
   const http::ParseResult& parsed = received.parsed;
+  // Behind a trusted proxy the client is the one it forwarded for: the
+  // environ, the access log and error messages all name that client.
+  if (!config.trusted_proxies.empty() && parsed.status == http::ParseStatus::Complete) {
+    std::optional<IpAddress> peer = ip_of(connection.peer);
+    std::optional<std::string> client =
+        peer ? forwarded_client(parsed.head, *peer, config.trusted_proxies) : std::nullopt;
+    if (client) info.remote.host = std::move(*client);
+  }
 
   // The status to answer without running the handler, if any.
   int early_status = received.timeout_status;

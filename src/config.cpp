@@ -137,6 +137,22 @@ const Option kOptions[] = {
      }},
     {"grace", "SECONDS", "10", "at SIGTERM/SIGINT, how long in-flight requests may finish",
      [](Config& c, std::string_view v) { return set_int(c.grace, v, 0, kMaxSeconds, "a number of seconds"); }},
+    {"trust-proxy", "CIDR", "none",
+     "proxies whose X-Forwarded-For gives REMOTE_ADDR: ADDR or ADDR/BITS, comma list, repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       for (;;) {
+         std::size_t comma = v.find(',');
+         std::string_view item = v.substr(0, comma);
+         while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+         while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+         std::string error;
+         std::optional<Cidr> block = parse_cidr(item, &error);
+         if (!block) return error;
+         c.trusted_proxies.push_back(*block);
+         if (comma == std::string_view::npos) return {};
+         v.remove_prefix(comma + 1);
+       }
+     }},
     {"help", nullptr, nullptr, "show this help and exit", nullptr},
     {"version", nullptr, nullptr, "show the version and exit", nullptr},
 };

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "trusted_proxies.hpp"
+
 namespace forkserve {
 
 struct Config {
@@ -31,6 +33,8 @@ struct Config {
   int max_request_line = 8 * 1024;
   int max_header_bytes = 64 * 1024;
   int max_headers = 100;
+  // Peers whose X-Forwarded-For names the client (--trust-proxy); empty: none.
+  std::vector<Cidr> trusted_proxies;
 };
 
 struct CommandLine {

@@ -121,5 +121,27 @@ TEST(Config, HandlerOptionSetsPathAndArgument) {
   EXPECT_EQ(cl.config.handler_arg, "42");
 }
 
+TEST(Config, TrustProxyIsRepeatableAndTakesCommaSeparatedLists) {
+  EXPECT_TRUE(parse({}).config.trusted_proxies.empty());
+  CommandLine cl = parse({"--trust-proxy", "127.0.0.1", "--trust-proxy=10.0.0.0/8, ::1,2001:db8::/32"});
+  ASSERT_EQ(cl.action, CommandLine::Action::Run) << cl.error;
+  ASSERT_EQ(cl.config.trusted_proxies.size(), 4u);
+  EXPECT_EQ(cl.config.trusted_proxies[0].prefix_length, 32);
+  EXPECT_EQ(cl.config.trusted_proxies[1].prefix_length, 8);
+  EXPECT_EQ(cl.config.trusted_proxies[2].prefix_length, 128);
+  EXPECT_EQ(cl.config.trusted_proxies[3].prefix_length, 32);
+  EXPECT_TRUE(contains(cl.config.trusted_proxies[1], *parse_ip("10.20.30.40")));
+}
+
+TEST(Config, TrustProxyRejectsABadBlockNamingIt) {
+  for (const char* bad : {"10.0.0.0/33", "proxy.example", "10.0.0.1,", "", "10.1.0.0/8"}) {
+    CommandLine cl = parse({"--trust-proxy", bad});
+    EXPECT_EQ(cl.action, CommandLine::Action::Fail) << bad;
+    EXPECT_TRUE(cl.error.starts_with("--trust-proxy: ")) << cl.error;
+    EXPECT_EQ(cl.error.find('\n'), std::string::npos) << cl.error;
+  }
+  EXPECT_NE(parse({"--trust-proxy", "10.0.0.0/33"}).error.find("'10.0.0.0/33'"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace forkserve
