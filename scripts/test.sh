@@ -3,23 +3,28 @@
 # if missing).
 #   scripts/test.sh             the test suite
 #   scripts/test.sh --sanitize  the same suite built with ASan + UBSan
+#   scripts/test.sh --with-peers  also installs nginx first, so the test of
+#                                 forkserve behind it runs instead of skipping
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/deps.sh"
 
 dir=$root/build-tests
 flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DFORKSERVE_WERROR=ON)
-case "${1:-}" in
-  "") ;;
-  --sanitize)
-    dir=$root/build-sanitize
-    flags=(-DCMAKE_BUILD_TYPE=Debug -DFORKSERVE_WERROR=ON -DFORKSERVE_SANITIZE=ON)
-    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-    ;;
-  *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
-esac
+peers=()
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize)
+      dir=$root/build-sanitize
+      flags=(-DCMAKE_BUILD_TYPE=Debug -DFORKSERVE_WERROR=ON -DFORKSERVE_SANITIZE=ON)
+      export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+      ;;
+    --with-peers) peers=(nginx) ;;
+    *) echo "usage: scripts/test.sh [--sanitize] [--with-peers]" >&2; exit 2 ;;
+  esac
+done
 
-need_packages
+need_packages "${peers[@]}"
 build_into "$dir" "${flags[@]}"
 cd "$dir"
 ctest --output-on-failure --parallel "$(nproc)" --timeout 300
