@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <charconv>
 #include <cstring>
 
 namespace forkserve {
@@ -68,6 +69,48 @@ std::optional<sockaddr_storage> make_address(std::string_view host, std::uint16_
     return address;
   }
   return std::nullopt;
+}
+
+std::optional<Endpoint> parse_host_port(std::string_view text, std::string& error) {
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    std::size_t close = text.find("]:");
+    if (close == std::string_view::npos) {
+      error = "expected [IPv6]:PORT";
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    if (host.find(':') == std::string_view::npos) {
+      error = "brackets are for IPv6 addresses";
+      return std::nullopt;
+    }
+  } else {
+    std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      error = "expected ADDR:PORT";
+      return std::nullopt;
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      error = "an IPv6 address goes in brackets: [::1]:8080";
+      return std::nullopt;
+    }
+  }
+  socklen_t length = 0;
+  if (!make_address(host, 0, length)) {
+    error = "'" + std::string(host) + "' is not an IPv4 or IPv6 address";
+    return std::nullopt;
+  }
+  unsigned number = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number > 65535) {
+    error = "'" + std::string(port) + "' is not a port number (0-65535)";
+    return std::nullopt;
+  }
+  return Endpoint{std::string(host), static_cast<std::uint16_t>(number)};
 }
 
 }  // namespace forkserve

@@ -63,8 +63,28 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) {
        return set_int<std::uint16_t>(c.port, v, 0, 65535, "a port number");
      }},
+    {"listen", "ADDR:PORT", "none",
+     "listen here instead of --host/--port; repeat for several ([::1]:8080 for IPv6)",
+     [](Config& c, std::string_view v) -> std::string {
+       std::string error;
+       auto endpoint = parse_host_port(v, error);
+       if (!endpoint) return quoted(v) + ": " + error;
+       c.listen.push_back(*endpoint);
+       return {};
+     }},
     {"backlog", "N", "128", "connections the kernel queues while all children are busy (listen(2))",
      [](Config& c, std::string_view v) { return set_int(c.backlog, v, 1, 65535, "a backlog"); }},
+    {"reuse-port", nullptr, "off", "set SO_REUSEPORT, so that several instances can listen on one port",
+     [](Config& c, std::string_view) -> std::string {
+       c.reuse_port = true;
+       return {};
+     }},
+    {"inetd", nullptr, "off",
+     "serve one connection on standard input and exit (inetd, tcpserver, systemd Accept=yes)",
+     [](Config& c, std::string_view) -> std::string {
+       c.inetd = true;
+       return {};
+     }},
     {"root", "DIR", ".", "directory the built-in handler serves",
      [](Config& c, std::string_view v) -> std::string {
        struct stat st {};
@@ -196,6 +216,11 @@ std::string usage_text() {
     text += "\n";
   }
   text +=
+      "\nAddresses: sockets passed by systemd (LISTEN_FDS, LISTEN_PID) are served as they are, and\n"
+      "--host, --port, --listen, --backlog and --reuse-port are then ignored; otherwise every --listen\n"
+      "is served, or else --host and --port. '::' is dual-stack unless IPv4 is also listed on its port.\n"
+      "With --inetd no socket is opened at all, and a log given as '-' whose standard stream is the\n"
+      "client connection itself (as inetd and xinetd set it up) is discarded: give log files.\n"
       "\nSignals:\n"
       "  SIGINT, SIGTERM  stop accepting, let requests finish for --grace seconds, then stop the rest\n"
       "                   and exit 0; a second signal stops at once\n"

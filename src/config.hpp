@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "address.hpp"
 #include "trusted_proxies.hpp"
 
 namespace forkserve {
@@ -14,7 +15,10 @@ namespace forkserve {
 struct Config {
   std::string host = "0.0.0.0";
   std::uint16_t port = 8000;
+  std::vector<Endpoint> listen;  // --listen, in order; when given, host and port are not used
   int backlog = 128;
+  bool reuse_port = false;
+  bool inetd = false;  // serve the one connection on standard input, then exit
   std::string root = ".";
   std::string handler_path;  // empty: the built-in static-file handler
   std::string handler_arg;

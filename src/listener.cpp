@@ -1,19 +1,77 @@
 #include "listener.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 namespace forkserve {
+namespace {
 
-Listener open_listener(const std::string& host, std::uint16_t port, int backlog, std::string& error) {
+constexpr int kFirstSystemdFd = 3;  // SD_LISTEN_FDS_START
+
+// The accept queue limit the kernel applies to a listening TCP socket (for a
+// socket in LISTEN state, TCP_INFO reports it in tcpi_sacked); 0 if unknown.
+int kernel_backlog(int fd) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 || info.tcpi_state != TCP_LISTEN) return 0;
+  return static_cast<int>(info.tcpi_sacked);
+}
+
+template <typename Int>
+std::optional<Int> to_number(const char* text) {
+  if (text == nullptr) return std::nullopt;
+  std::string_view view(text);
+  Int value{};
+  auto [end, ec] = std::from_chars(view.data(), view.data() + view.size(), value);
+  if (view.empty() || ec != std::errc{} || end != view.data() + view.size()) return std::nullopt;
+  return value;
+}
+
+// Takes one descriptor systemd passed: it must be a listening TCP socket.
+Listener take_inherited(int fd, std::string& error) {
+  std::string what = "LISTEN_FDS: fd " + std::to_string(fd);
+  int accepting = 0;
+  int type = 0;
+  socklen_t length = sizeof accepting;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) != 0) {
+    error = what + ": " + std::strerror(errno);
+    return {};
+  }
+  length = sizeof type;
+  ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length);
+  sockaddr_storage bound{};
+  socklen_t bound_length = sizeof bound;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  bool tcp = type == SOCK_STREAM && (bound.ss_family == AF_INET || bound.ss_family == AF_INET6);
+  if (!tcp || accepting == 0) {
+    // Accept=yes passes a connection, not a listener: that needs --inetd.
+    error = what + " is not a listening TCP socket" + (tcp ? " (for Accept=yes, run with --inetd)" : "");
+    return {};
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+    error = what + ": fcntl: " + std::strerror(errno);
+    return {};
+  }
+  return Listener{UniqueFd(fd), to_endpoint(bound), kernel_backlog(fd)};
+}
+
+}  // namespace
+
+Listener open_listener(const Endpoint& where, const ListenOptions& options, std::string& error) {
   socklen_t length = 0;
-  auto address = make_address(host, port, length);
-  std::string where = to_string({host, port});
+  auto address = make_address(where.host, where.port, length);
   auto fail = [&](const char* operation) {
-    error = std::string(operation) + " " + where + ": " + std::strerror(errno);
+    error = std::string(operation) + " " + to_string(where) + ": " + std::strerror(errno);
     return Listener{};
   };
   if (!address) {
@@ -24,21 +82,50 @@ Listener open_listener(const std::string& host, std::uint16_t port, int backlog,
   UniqueFd fd(::socket(address->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return fail("socket");
   int on = 1;
-  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) return fail("setsockopt");
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) return fail("setsockopt SO_REUSEADDR");
+  if (options.reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+    return fail("setsockopt SO_REUSEPORT");
+  }
   if (address->ss_family == AF_INET6) {
-    // "::" means every address, IPv4 included, whatever the system default.
-    int v6only = 0;
+    // "::" means every address, IPv4 included, whatever the system default
+    // (net.ipv6.bindv6only), unless another socket serves IPv4 on this port.
+    int v6only = options.v6_only ? 1 : 0;
     ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
   }
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&*address), length) != 0) return fail("bind");
-  if (::listen(fd.get(), backlog) != 0) return fail("listen");
+  if (::listen(fd.get(), options.backlog) != 0) return fail("listen");
 
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;
   if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) {
     return fail("getsockname");
   }
-  return Listener{std::move(fd), to_endpoint(bound)};
+  int backlog = kernel_backlog(fd.get());
+  return Listener{std::move(fd), to_endpoint(bound), backlog > 0 ? backlog : options.backlog};
+}
+
+std::optional<int> systemd_fd_count(const char* listen_pid, const char* listen_fds, pid_t self) {
+  auto pid = to_number<pid_t>(listen_pid);
+  auto count = to_number<int>(listen_fds);
+  if (!pid || *pid != self || !count || *count < 1) return std::nullopt;
+  return count;
+}
+
+InheritedSockets take_systemd_sockets() {
+  InheritedSockets result;
+  auto count = systemd_fd_count(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"), ::getpid());
+  for (const char* name : {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}) ::unsetenv(name);
+  if (!count) return result;
+  result.activated = true;
+  for (int fd = kFirstSystemdFd; fd < kFirstSystemdFd + *count; ++fd) {
+    Listener listener = take_inherited(fd, result.error);
+    if (!listener.fd) {
+      result.listeners.clear();
+      return result;
+    }
+    result.listeners.push_back(std::move(listener));
+  }
+  return result;
 }
 
 }  // namespace forkserve

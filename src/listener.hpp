@@ -1,7 +1,11 @@
-// The listening socket.
+// The listening sockets: opened here, or inherited from systemd.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "address.hpp"
 #include "io.hpp"
@@ -11,10 +15,36 @@ namespace forkserve {
 struct Listener {
   UniqueFd fd;        // non-blocking, close-on-exec
   Endpoint endpoint;  // the address actually bound (port resolved when 0 was asked)
+  int backlog = 0;    // as the kernel has it (for an inherited socket, what systemd set); 0 if unknown
 };
 
-// socket + SO_REUSEADDR + bind + listen(backlog). On failure returns an
-// empty fd and sets `error` to e.g. "bind 0.0.0.0:8888: Address already in use".
-Listener open_listener(const std::string& host, std::uint16_t port, int backlog, std::string& error);
+struct ListenOptions {
+  int backlog = 128;
+  bool reuse_port = false;  // SO_REUSEPORT: other sockets may bind the same address and port
+  bool v6_only = false;     // for "::": IPv6 only, because IPv4 is served by another socket
+};
+
+// socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen(backlog). On failure
+// returns an empty fd and sets `error` to e.g.
+// "bind 0.0.0.0:8888: Address already in use".
+Listener open_listener(const Endpoint& where, const ListenOptions& options, std::string& error);
+
+// systemd socket activation (the sd_listen_fds(3) protocol, without
+// libsystemd): the number of descriptors passed from fd 3 on, if LISTEN_PID
+// names `self` and LISTEN_FDS is a count; else nullopt. Pure.
+std::optional<int> systemd_fd_count(const char* listen_pid, const char* listen_fds, pid_t self);
+
+struct InheritedSockets {
+  bool activated = false;  // the environment named this process
+  std::vector<Listener> listeners;
+  std::string error;  // set when a passed descriptor cannot be served
+};
+
+// When systemd passed sockets to this process, takes them as they are (no
+// bind, no listen: the backlog systemd set stays): each must be a listening
+// TCP socket; it is made non-blocking and close-on-exec. In every case unsets
+// LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES, so neither handlers nor programs
+// they run mistake the variables for their own.
+InheritedSockets take_systemd_sockets();
 
 }  // namespace forkserve

@@ -10,6 +10,7 @@
 
 #include "config.hpp"
 #include "handlers/static_files.hpp"
+#include "inetd.hpp"
 #include "listener.hpp"
 #include "log.hpp"
 #include "module_loader.hpp"
@@ -20,6 +21,27 @@ namespace {
 
 constexpr int kExitStartupFailed = 1;
 constexpr int kExitUsage = 2;
+
+// The sockets to serve: those systemd passed, else every --listen, else
+// --host and --port. On failure returns none and sets `error`.
+std::vector<Listener> open_listeners(const Config& config, InheritedSockets& inherited,
+                                     std::string& error) {
+  if (inherited.activated) return std::move(inherited.listeners);
+  std::vector<Endpoint> wanted = config.listen;
+  if (wanted.empty()) wanted.push_back({config.host, config.port});
+  std::vector<Listener> listeners;
+  for (const Endpoint& where : wanted) {
+    ListenOptions options{config.backlog, config.reuse_port, false};
+    // "::" would take this port's IPv4 side too; leave that to the IPv4 socket listed.
+    for (const Endpoint& other : wanted) {
+      bool v4 = other.host.find(':') == std::string::npos;
+      if (where.host == "::" && where.port != 0 && v4 && other.port == where.port) options.v6_only = true;
+    }
+    listeners.push_back(open_listener(where, options, error));
+    if (!listeners.back().fd) return {};
+  }
+  return listeners;
+}
 
 }  // namespace
 
@@ -44,6 +66,24 @@ int server_main(int argc, char* argv[], const forkserve_module* embedded) {
       break;
   }
   const Config& config = command_line.config;
+
+  // Before the logs open: standard output and error may be the client's socket.
+  InetdClient client;
+  InheritedSockets inherited;
+  if (config.inetd) {
+    client = take_inetd_client();
+    if (!client.fd) {
+      log_error(client.error);
+      return kExitStartupFailed;
+    }
+  } else {
+    // Before the module's init runs: it should see neither the variables nor the sockets.
+    inherited = take_systemd_sockets();
+    if (!inherited.error.empty()) {
+      log_error(inherited.error);
+      return kExitStartupFailed;
+    }
+  }
 
   LogFiles logs;
   std::string error;
@@ -70,13 +110,12 @@ int server_main(int argc, char* argv[], const forkserve_module* embedded) {
   }
   HandlerModule module(*loaded.module, config.handler_path, config.handler_arg);
 
-  std::vector<Listener> listeners;
-  listeners.push_back(open_listener(config.host, config.port, config.backlog, error));
-  if (!listeners.back().fd) {
+  if (config.inetd) return serve_inetd(client, config, module.get(), logs);
+  std::vector<Listener> listeners = open_listeners(config, inherited, error);
+  if (listeners.empty()) {
     log_error(error);
     return kExitStartupFailed;
   }
-
   return run_supervisor(config, std::move(listeners), module, logs);
 }
 

@@ -142,7 +142,7 @@ class Supervisor {
     for (const Listener& listener : listeners_) {
       write_line(STDOUT_FILENO, "forkserve: serving HTTP on " + listener.endpoint.host + " port " +
                                     std::to_string(listener.endpoint.port) + " (backlog " +
-                                    std::to_string(config_.backlog) + ", pid " + std::to_string(::getpid()) +
+                                    std::to_string(listener.backlog) + ", pid " + std::to_string(::getpid()) +
                                     (workers_mode() ? ", " + std::to_string(config_.workers) + " workers" : "") +
                                     ")\n");
     }

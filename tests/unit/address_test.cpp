@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include <string>
+
+#include "listener.hpp"
+
 namespace forkserve {
 namespace {
 
@@ -35,6 +39,61 @@ TEST(Address, V4MappedIpv6IsShownAsPlainIpv4) {
 }
 
 TEST(Address, Ipv6IsWrittenInCompressedForm) { EXPECT_EQ(endpoint_of("2001:db8:0:0:0:0:0:1", 80).host, "2001:db8::1"); }
+
+TEST(Address, Ipv6EndpointIsBracketedInText) { EXPECT_EQ(to_string(endpoint_of("::1", 80)), "[::1]:80"); }
+
+TEST(Address, ParsesIpv4HostPort) {
+  std::string error;
+  auto endpoint = parse_host_port("127.0.0.1:8080", error);
+  ASSERT_TRUE(endpoint) << error;
+  EXPECT_EQ(endpoint->host, "127.0.0.1");
+  EXPECT_EQ(endpoint->port, 8080);
+}
+
+TEST(Address, ParsesBracketedIpv6HostPort) {
+  std::string error;
+  auto endpoint = parse_host_port("[::1]:0", error);
+  ASSERT_TRUE(endpoint) << error;
+  EXPECT_EQ(endpoint->host, "::1");
+  EXPECT_EQ(endpoint->port, 0);
+  endpoint = parse_host_port("[::]:443", error);
+  ASSERT_TRUE(endpoint) << error;
+  EXPECT_EQ(endpoint->host, "::");
+  EXPECT_EQ(endpoint->port, 443);
+}
+
+TEST(Address, RefusesIpv6WithoutBrackets) {
+  std::string error;
+  EXPECT_FALSE(parse_host_port("::1:8080", error));
+  EXPECT_NE(error.find("brackets"), std::string::npos) << error;
+}
+
+TEST(Address, RefusesMalformedHostPort) {
+  for (const char* text : {"127.0.0.1", "127.0.0.1:", ":8080", "localhost:80", "127.0.0.1:65536",
+                           "127.0.0.1:8x", "[::1]", "[::1]8080", "[127.0.0.1]:80", "[::1]:-1", ""}) {
+    std::string error;
+    EXPECT_FALSE(parse_host_port(text, error)) << text;
+    EXPECT_FALSE(error.empty()) << text;
+  }
+}
+
+TEST(SystemdFds, CountsWhenListenPidNamesThisProcess) {
+  EXPECT_EQ(systemd_fd_count("4242", "2", 4242), 2);
+}
+
+TEST(SystemdFds, IgnoresVariablesMeantForAnotherProcess) {
+  EXPECT_FALSE(systemd_fd_count("4243", "1", 4242));
+}
+
+TEST(SystemdFds, IgnoresMissingOrMalformedVariables) {
+  EXPECT_FALSE(systemd_fd_count(nullptr, "1", 4242));
+  EXPECT_FALSE(systemd_fd_count("4242", nullptr, 4242));
+  EXPECT_FALSE(systemd_fd_count("4242", "0", 4242));
+  EXPECT_FALSE(systemd_fd_count("4242", "-1", 4242));
+  EXPECT_FALSE(systemd_fd_count("4242", "1x", 4242));
+  EXPECT_FALSE(systemd_fd_count("", "1", 4242));
+  EXPECT_FALSE(systemd_fd_count("4242x", "1", 4242));
+}
 
 }  // namespace
 }  // namespace forkserve

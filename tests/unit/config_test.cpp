@@ -70,6 +70,30 @@ TEST(Config, RejectsHostNames) {
   EXPECT_NE(cl.error.find("not an IPv4 or IPv6 address"), std::string::npos);
 }
 
+TEST(Config, ListenIsRepeatableAndKeepsOrder) {
+  CommandLine cl = parse({"--listen", "127.0.0.1:8080", "--listen", "[::1]:0"});
+  ASSERT_EQ(cl.action, CommandLine::Action::Run) << cl.error;
+  ASSERT_EQ(cl.config.listen.size(), 2u);
+  EXPECT_EQ(cl.config.listen[0].host, "127.0.0.1");
+  EXPECT_EQ(cl.config.listen[0].port, 8080);
+  EXPECT_EQ(cl.config.listen[1].host, "::1");
+  EXPECT_EQ(cl.config.listen[1].port, 0);
+}
+
+TEST(Config, RejectsListenWithoutPortNamingTheOption) {
+  CommandLine cl = parse({"--listen", "127.0.0.1"});
+  EXPECT_EQ(cl.action, CommandLine::Action::Fail);
+  EXPECT_NE(cl.error.find("--listen"), std::string::npos) << cl.error;
+  EXPECT_NE(cl.error.find("127.0.0.1"), std::string::npos) << cl.error;
+}
+
+TEST(Config, ReusePortAndInetdAreOffUnlessGiven) {
+  EXPECT_FALSE(parse({}).config.reuse_port);
+  EXPECT_FALSE(parse({}).config.inetd);
+  EXPECT_TRUE(parse({"--reuse-port"}).config.reuse_port);
+  EXPECT_TRUE(parse({"--inetd"}).config.inetd);
+}
+
 TEST(Config, RejectsUnknownOptionNamingIt) {
   CommandLine cl = parse({"--bogus"});
   EXPECT_EQ(cl.action, CommandLine::Action::Fail);
