@@ -125,18 +125,32 @@ void parse_reply(HttpReply& reply) {
   reply.parsed = true;
 }
 
-Client::Client(std::uint16_t port, milliseconds timeout) {
+Client::Client(std::uint16_t port, milliseconds timeout) : Client("127.0.0.1", port, timeout) {}
+
+Client::Client(std::string_view host, std::uint16_t port, milliseconds timeout) {
   Deadline deadline = Clock::now() + timeout;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  std::string text(host);
+  if (auto& v4 = reinterpret_cast<sockaddr_in&>(address); ::inet_pton(AF_INET, text.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(port);
+    length = sizeof v4;
+  } else if (auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
+             ::inet_pton(AF_INET6, text.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(port);
+    length = sizeof v6;
+  } else {
+    error_ = EINVAL;
+    return;
+  }
+  int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     error_ = errno;
     return;
   }
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), length);
   if (rc != 0 && errno == EINPROGRESS) {
     if (!wait_for(fd, POLLOUT, deadline)) {
       error_ = ETIMEDOUT;
@@ -201,7 +215,11 @@ bool Client::readable_now() const {
 }
 
 HttpReply exchange(std::uint16_t port, std::string_view request, milliseconds timeout) {
-  Client client(port);
+  return exchange("127.0.0.1", port, request, timeout);
+}
+
+HttpReply exchange(std::string_view host, std::uint16_t port, std::string_view request, milliseconds timeout) {
+  Client client(host, port);
   HttpReply failed;
   if (!client.connected()) {
     failed.error = client.error();

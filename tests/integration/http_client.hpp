@@ -44,10 +44,12 @@ struct HttpReply {
 // Splits raw bytes (from a socket or `curl -i`) into status, headers and body.
 void parse_reply(HttpReply& reply);
 
-// A client connection to 127.0.0.1:port; non-blocking, closed on destruction.
+// A client connection to 127.0.0.1:port (or host:port, an IPv4 or IPv6
+// literal); non-blocking, closed on destruction.
 class Client {
  public:
   explicit Client(std::uint16_t port, milliseconds timeout = milliseconds(5'000));
+  Client(std::string_view host, std::uint16_t port, milliseconds timeout = milliseconds(5'000));
   Client(Client&& other) noexcept;
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -73,6 +75,9 @@ class Client {
 
 // Connects, sends `request`, reads the reply until the server closes.
 HttpReply exchange(std::uint16_t port, std::string_view request, milliseconds timeout = milliseconds(10'000));
+// The same to host:port (an IPv4 or IPv6 literal, e.g. "::1").
+HttpReply exchange(std::string_view host, std::uint16_t port, std::string_view request,
+                   milliseconds timeout = milliseconds(10'000));
 
 // Opens `count` connections at once, sends `request` on each, then reads all
 // replies in parallel (poll) until every one is closed or the deadline passes.

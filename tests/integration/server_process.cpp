@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -48,6 +49,26 @@ pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd, 
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // Socket activation: the environment is built here; only LISTEN_PID's
+  // digits are filled in by the child, which alone knows its pid.
+  std::vector<std::string> environment;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    bool activation = entry.starts_with("LISTEN_PID=") || entry.starts_with("LISTEN_FDS=") ||
+                      entry.starts_with("LISTEN_FDNAMES=");
+    if (!activation) environment.emplace_back(entry);
+  }
+  const int listen_fd_count = static_cast<int>(limits.listen_fds.size());
+  std::vector<int> moved(limits.listen_fds.size());
+  std::size_t listen_pid_entry = environment.size();
+  if (listen_fd_count > 0) {
+    environment.push_back("LISTEN_FDS=" + std::to_string(listen_fd_count));
+    listen_pid_entry = environment.size();
+    environment.push_back("LISTEN_PID=" + std::string(20, '\0'));
+  }
+  std::vector<char*> envp;
+  for (std::string& e : environment) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null_fd < 0) fail_setup("open /dev/null");
 
@@ -58,7 +79,21 @@ pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd, 
     ::dup2(null_fd, STDIN_FILENO);
     ::dup2(stdout_fd, STDOUT_FILENO);
     ::dup2(stderr_fd, STDERR_FILENO);
-    ::close_range(3, ~0U, 0);
+    // Passed sockets go to 3, 4, ...: first out of the way of those numbers.
+    for (std::size_t i = 0; i < moved.size(); ++i) {
+      moved[i] = ::fcntl(limits.listen_fds[i], F_DUPFD, 3 + listen_fd_count);
+    }
+    for (std::size_t i = 0; i < moved.size(); ++i) ::dup2(moved[i], 3 + static_cast<int>(i));
+    ::close_range(3 + static_cast<unsigned>(listen_fd_count), ~0U, 0);
+    if (listen_fd_count > 0) {
+      char* digits = envp[listen_pid_entry] + std::strlen("LISTEN_PID=");
+      pid_t named = limits.listen_pid_elsewhere ? ::getppid() : ::getpid();
+      char reversed[20];
+      int n = 0;
+      do reversed[n++] = static_cast<char>('0' + named % 10);
+      while ((named /= 10) > 0);
+      while (n > 0) *digits++ = reversed[--n];
+    }
     for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGCHLD}) ::signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
@@ -80,7 +115,7 @@ pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd, 
         fail("integration harness: cannot change user\n");
       }
     }
-    ::execv(args[0], args.data());
+    ::execve(args[0], args.data(), envp.data());
     static constexpr char kMessage[] = "integration harness: exec failed\n";
     (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
     ::_exit(127);
@@ -286,12 +321,15 @@ ServerProcess::ServerProcess(std::vector<std::string> args, ProcessLimits limits
   ::close(out_pipe[1]);
   ::close(stderr_fd);
   stdout_fd_ = out_pipe[0];
-  wait_for_startup_line(Clock::now() + kStartupTimeout);
+  std::size_t lines =
+      static_cast<std::size_t>(std::max<std::ptrdiff_t>(1, std::count(args.begin(), args.end(), "--listen")));
+  if (!limits.listen_fds.empty() && !limits.listen_pid_elsewhere) lines = limits.listen_fds.size();
+  wait_for_startup_line(Clock::now() + kStartupTimeout, lines);
 }
 
-void ServerProcess::wait_for_startup_line(Deadline deadline) {
+void ServerProcess::wait_for_startup_line(Deadline deadline, std::size_t lines) {
   std::string received;
-  while (received.find('\n') == std::string::npos) {
+  while (static_cast<std::size_t>(std::count(received.begin(), received.end(), '\n')) < lines) {
     pollfd p{stdout_fd_, POLLIN, 0};
     int ready = ::poll(&p, 1, static_cast<int>(left_until(deadline).count()));
     if (ready < 0 && errno == EINTR) continue;
@@ -312,26 +350,34 @@ void ServerProcess::wait_for_startup_line(Deadline deadline) {
     }
     received.append(buffer, static_cast<std::size_t>(n));
   }
-  startup_line_ = received.substr(0, received.find('\n') + 1);
+  std::size_t end = 0;
+  for (std::size_t i = 0; i < lines; ++i) end = received.find('\n', end) + 1;
+  startup_line_ = received.substr(0, end);
   static const std::regex kStartup(
-      R"(forkserve: serving HTTP on 127\.0\.0\.1 port (\d+) \(backlog \d+, pid (\d+)(, \d+ workers)?\)\n)");
-  std::smatch match;
-  if (!std::regex_match(startup_line_, match, kStartup)) {
-    error_ = "unexpected start-up line: '" + startup_line_ + "'";
-    return;
+      R"(forkserve: serving HTTP on [0-9a-f.:]+ port (\d+) \(backlog \d+, pid (\d+)(, \d+ workers)?\)\n)");
+  for (std::size_t start = 0; start < end;) {
+    std::size_t next = startup_line_.find('\n', start) + 1;
+    std::string line = startup_line_.substr(start, next - start);
+    start = next;
+    std::smatch match;
+    if (!std::regex_match(line, match, kStartup)) {
+      error_ = "unexpected start-up line: '" + line + "'";
+      return;
+    }
+    int port = std::stoi(match[1]);
+    long pid = std::stol(match[2]);
+    if (port <= 0 || port > 65535) {
+      error_ = "start-up line names port " + std::to_string(port);
+      return;
+    }
+    if (pid != pid_) {
+      error_ =
+          "start-up line names pid " + std::to_string(pid) + ", the binary runs as " + std::to_string(pid_);
+      return;
+    }
+    ports_.push_back(static_cast<std::uint16_t>(port));
   }
-  int port = std::stoi(match[1]);
-  long pid = std::stol(match[2]);
-  if (port <= 0 || port > 65535) {
-    error_ = "start-up line names port " + std::to_string(port);
-    return;
-  }
-  if (pid != pid_) {
-    error_ =
-        "start-up line names pid " + std::to_string(pid) + ", the binary runs as " + std::to_string(pid_);
-    return;
-  }
-  port_ = static_cast<std::uint16_t>(port);
+  port_ = ports_.front();
   ready_ = true;
 }
 

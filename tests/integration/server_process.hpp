@@ -6,8 +6,9 @@
 //
 // A ServerProcess fork+execs the binary with `--host 127.0.0.1 --port 0`, a
 // scratch --root and --access-log in its own temporary directory, stdout on a
-// pipe and stderr in a file; it waits (bounded) for the one start-up line and
-// takes the port and pid from it. The destructor stops the server: SIGTERM, a
+// pipe and stderr in a file; it waits (bounded) for the start-up line (one
+// per listener: per --listen in the arguments, or per socket passed as if by
+// systemd) and takes the ports and pid from them. The destructor stops the server: SIGTERM, a
 // bounded wait, then SIGKILL, and removes the scratch directory.
 //
 // run_process() runs any command to completion with captured output, for
@@ -88,6 +89,11 @@ struct ProcessLimits {
   std::optional<rlim_t> processes;   // RLIMIT_NPROC: only enforced for a non-root user
   std::optional<uid_t> user;         // run as this uid (gid = uid), from a copy of the binary in the
                                      // scratch dir, which is chowned to it
+  // systemd socket activation: these become fds 3, 4, ... in the server, with
+  // LISTEN_FDS their count and LISTEN_PID the server's pid (with
+  // listen_pid_elsewhere, the test's pid: variables the server must ignore).
+  std::vector<int> listen_fds;
+  bool listen_pid_elsewhere = false;
 
   static ProcessLimits max_open_files(rlim_t n) {
     ProcessLimits limits;
@@ -109,8 +115,9 @@ class ServerProcess {
   const std::string& error() const { return error_; }
 
   std::uint16_t port() const { return port_; }
+  const std::vector<std::uint16_t>& ports() const { return ports_; }  // one per start-up line
   pid_t pid() const { return pid_; }
-  const std::string& startup_line() const { return startup_line_; }
+  const std::string& startup_line() const { return startup_line_; }  // all of them, with several
 
   const std::string& scratch() const { return scratch_.path(); }  // outside the document root
   const std::string& root() const { return root_; }               // --root
@@ -130,7 +137,7 @@ class ServerProcess {
   ExitStatus stop(milliseconds timeout = milliseconds(15'000));
 
  private:
-  void wait_for_startup_line(Deadline deadline);
+  void wait_for_startup_line(Deadline deadline, std::size_t lines);
 
   TempDir scratch_;
   std::string root_;
@@ -144,6 +151,7 @@ class ServerProcess {
   std::string error_;
   std::string startup_line_;
   std::uint16_t port_ = 0;
+  std::vector<std::uint16_t> ports_;
 };
 
 }  // namespace forkserve::integration
