@@ -104,6 +104,14 @@ Listener open_listener(const Endpoint& where, const ListenOptions& options, std:
   return Listener{std::move(fd), to_endpoint(bound), backlog > 0 ? backlog : options.backlog};
 }
 
+bool ipv4_served_elsewhere(const Endpoint& where, const std::vector<Endpoint>& all) {
+  if (where.host != "::" || where.port == 0) return false;  // port 0: each socket gets its own
+  for (const Endpoint& other : all) {
+    if (other.port == where.port && other.host.find(':') == std::string::npos) return true;
+  }
+  return false;
+}
+
 std::optional<int> systemd_fd_count(const char* listen_pid, const char* listen_fds, pid_t self) {
   auto pid = to_number<pid_t>(listen_pid);
   auto count = to_number<int>(listen_fds);

@@ -24,6 +24,10 @@ struct ListenOptions {
   bool v6_only = false;     // for "::": IPv6 only, because IPv4 is served by another socket
 };
 
+// Whether `where` is "::" on a port that an IPv4 address in `all` also
+// listens on: then "::" must be IPv6 only, else the two binds collide. Pure.
+bool ipv4_served_elsewhere(const Endpoint& where, const std::vector<Endpoint>& all);
+
 // socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen(backlog). On failure
 // returns an empty fd and sets `error` to e.g.
 // "bind 0.0.0.0:8888: Address already in use".

@@ -31,12 +31,7 @@ std::vector<Listener> open_listeners(const Config& config, InheritedSockets& inh
   if (wanted.empty()) wanted.push_back({config.host, config.port});
   std::vector<Listener> listeners;
   for (const Endpoint& where : wanted) {
-    ListenOptions options{config.backlog, config.reuse_port, false};
-    // "::" would take this port's IPv4 side too; leave that to the IPv4 socket listed.
-    for (const Endpoint& other : wanted) {
-      bool v4 = other.host.find(':') == std::string::npos;
-      if (where.host == "::" && where.port != 0 && v4 && other.port == where.port) options.v6_only = true;
-    }
+    ListenOptions options{config.backlog, config.reuse_port, ipv4_served_elsewhere(where, wanted)};
     listeners.push_back(open_listener(where, options, error));
     if (!listeners.back().fd) return {};
   }

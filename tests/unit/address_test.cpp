@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include <string>
+#include <vector>
 
 #include "listener.hpp"
 
@@ -75,6 +76,21 @@ TEST(Address, RefusesMalformedHostPort) {
     EXPECT_FALSE(parse_host_port(text, error)) << text;
     EXPECT_FALSE(error.empty()) << text;
   }
+}
+
+TEST(DualStack, AnyIpv6AddressLeavesIpv4ToAnIpv4SocketOnTheSamePort) {
+  std::vector<Endpoint> all{{"::", 8080}, {"127.0.0.1", 8080}};
+  EXPECT_TRUE(ipv4_served_elsewhere(all[0], all));
+  EXPECT_FALSE(ipv4_served_elsewhere(all[1], all));
+}
+
+TEST(DualStack, AnyIpv6AddressStaysDualStackOtherwise) {
+  std::vector<Endpoint> other_port{{"::", 8080}, {"127.0.0.1", 8081}};
+  EXPECT_FALSE(ipv4_served_elsewhere(other_port[0], other_port));
+  std::vector<Endpoint> ipv6_only{{"::", 8080}, {"::1", 8080}};
+  EXPECT_FALSE(ipv4_served_elsewhere(ipv6_only[0], ipv6_only));
+  std::vector<Endpoint> free_ports{{"::", 0}, {"0.0.0.0", 0}};  // port 0: each socket gets its own
+  EXPECT_FALSE(ipv4_served_elsewhere(free_ports[0], free_ports));
 }
 
 TEST(SystemdFds, CountsWhenListenPidNamesThisProcess) {
