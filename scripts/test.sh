@@ -25,7 +25,8 @@ for arg in "$@"; do
   esac
 done
 
-need_packages "${peers[@]}"
+# ucspi-tcp (70 KB, needs only libc): the --inetd test runs forkserve under tcpserver.
+need_packages ucspi-tcp "${peers[@]}"
 build_into "$dir" "${flags[@]}"
 cd "$dir"
 ctest --output-on-failure --parallel "$(nproc)" --timeout 300
