@@ -39,21 +39,30 @@ bool peer_from_tcpserver(sockaddr_storage& peer) {
   return true;
 }
 
-// With Accept=yes systemd also passes the connection as fd 3 (LISTEN_FDS=1):
-// keep it from programs a handler runs, and the variables from the handler.
-void release_systemd_descriptors() {
-  auto count = systemd_fd_count(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"), ::getpid());
-  for (int fd = 3; count && fd < 3 + *count; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  for (const char* name : {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}) ::unsetenv(name);
+bool is_stream_socket(int fd) {
+  int type = 0;
+  socklen_t length = sizeof type;
+  return ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == SOCK_STREAM;
+}
+
+bool is_listening(int fd) {
+  int accepting = 0;
+  socklen_t length = sizeof accepting;
+  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0 && accepting != 0;
 }
 
 }  // namespace
 
 InetdClient take_inetd_client() {
   InetdClient client;
-  int type = 0;
-  socklen_t length = sizeof type;
-  if (::getsockopt(STDIN_FILENO, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != SOCK_STREAM) {
+  // systemd with Accept=yes passes the connection as fd 3 (LISTEN_FDS=1), and
+  // on standard input too only with StandardInput=socket.
+  auto systemd_fds = systemd_fd_count(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"), ::getpid());
+  for (const char* name : {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}) ::unsetenv(name);
+  constexpr int kSystemdFd = 3;
+  bool from_systemd = systemd_fds == 1 && is_stream_socket(kSystemdFd) && !is_listening(kSystemdFd);
+  int source = from_systemd ? kSystemdFd : STDIN_FILENO;
+  if (!from_systemd && !is_stream_socket(STDIN_FILENO)) {
     client.error = "--inetd: standard input is not a stream socket";
     return client;
   }
@@ -62,16 +71,20 @@ InetdClient take_inetd_client() {
     client.error = std::string("open /dev/null: ") + std::strerror(errno);
     return client;
   }
-  for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
-    if (same_file(fd, STDIN_FILENO)) ::dup2(null_fd.get(), fd);
-  }
-  client.fd = UniqueFd(::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3));
+  client.fd = UniqueFd(::fcntl(source, F_DUPFD_CLOEXEC, kSystemdFd + 1));
   if (!client.fd) {
-    client.error = std::string("--inetd: dup standard input: ") + std::strerror(errno);
+    client.error = std::string("--inetd: dup ") + (from_systemd ? "fd 3" : "standard input") + ": " +
+                   std::strerror(errno);
     return client;
   }
-  ::dup2(null_fd.get(), STDIN_FILENO);
-  release_systemd_descriptors();
+  if (from_systemd) ::close(kSystemdFd);
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+    if (same_file(fd, client.fd.get())) ::dup2(null_fd.get(), fd);
+  }
+  // Any other descriptors systemd passed stay out of programs a handler runs.
+  for (int fd = kSystemdFd; systemd_fds && fd < kSystemdFd + *systemd_fds; ++fd) {
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
 
   if (!peer_from_tcpserver(client.peer)) {
     socklen_t peer_length = sizeof client.peer;

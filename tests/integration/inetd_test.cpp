@@ -203,6 +203,26 @@ TEST(InetdTest, TakesTheRemoteAddressFromTcpserverVariables) {
   EXPECT_EQ(environ_value(reply.body, "REMOTE_PORT"), "4242");
 }
 
+TEST(InetdTest, ServesTheConnectionSystemdPassesAsFd3) {
+  // systemd with Accept=yes (and no StandardInput=socket): the connection is
+  // fd 3 with LISTEN_FDS=1, standard input /dev/null. The harness passes fds
+  // that way; no start-up line comes, the server exits after the request.
+  TcpPair pair;
+  ASSERT_GE(pair.accepted, 0);
+  ASSERT_TRUE(pair.client->send("GET /three HTTP/1.0\r\n\r\n"));  // waits in the socket until served
+  ProcessLimits activation;
+  activation.listen_fds = {pair.accepted};
+  ServerProcess server({"--inetd", "--handler", module_path("environ_dump.so")}, activation);
+  pair.close_accepted();
+  HttpReply reply = pair.client->read_reply();
+  ExitStatus status = server.wait_for_exit(kExitTimeout);
+  EXPECT_TRUE(status.exited && status.code == 0) << describe(status) << "; " << server.error();
+  ASSERT_EQ(reply.status, 200) << reply.summary();
+  EXPECT_EQ(environ_value(reply.body, "PATH_INFO"), "/three");
+  EXPECT_EQ(environ_value(reply.body, "REMOTE_PORT"), std::to_string(pair.client_port));
+  EXPECT_NE(read_file(server.access_log_path()).find("\"GET /three HTTP/1.0\" 200 "), std::string::npos);
+}
+
 TEST(InetdTest, RefusesStandardInputThatIsNotASocket) {
   ProcessResult run = run_process({server_binary(), "--inetd"});  // standard input: /dev/null
   EXPECT_TRUE(run.status.exited && run.status.code == 1) << describe(run.status);
