@@ -78,9 +78,13 @@ InetdClient take_inetd_client() {
     return client;
   }
   if (from_systemd) ::close(kSystemdFd);
-  for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+  // Standard output (the access log '-') that is the client's socket joins
+  // standard error (tcpserver's log, say), or /dev/null when that is the
+  // socket too, as inetd and xinetd set it up.
+  for (int fd : {STDIN_FILENO, STDERR_FILENO}) {
     if (same_file(fd, client.fd.get())) ::dup2(null_fd.get(), fd);
   }
+  if (same_file(STDOUT_FILENO, client.fd.get())) ::dup2(STDERR_FILENO, STDOUT_FILENO);
   // Any other descriptors systemd passed stay out of programs a handler runs.
   for (int fd = kSystemdFd; systemd_fds && fd < kSystemdFd + *systemd_fds; ++fd) {
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);

@@ -20,11 +20,13 @@ struct InetdClient {
   std::string error;  // set when there is no connection to serve
 };
 
-// Takes the connection from standard input; call before opening the logs.
-// Standard input becomes /dev/null, and so do standard output and error where
-// they are that same socket (as inetd and xinetd set them up), so that
-// neither log lines nor a handler's stray output reach the client. The peer
-// is TCPREMOTEIP/TCPREMOTEPORT when set (tcpserver), else getpeername().
+// Takes the connection from standard input, or from fd 3 when systemd passes
+// it there (Accept=yes: LISTEN_FDS=1 naming this process); call before
+// opening the logs. Standard input and error that are that same socket (as
+// inetd and xinetd set them up) become /dev/null, and standard output that is
+// becomes standard error, so that neither log lines nor a handler's stray
+// output reach the client. The peer is TCPREMOTEIP/TCPREMOTEPORT when set
+// (tcpserver), else getpeername().
 InetdClient take_inetd_client();
 
 // Serves the request on `client`; returns the exit status.

@@ -174,14 +174,18 @@ TEST(InetdTest, WritesLogsToTheFilesGiven) {
   EXPECT_NE(access.find("\"GET /boom HTTP/1.0\" 500 "), std::string::npos) << access;
 }
 
-TEST(InetdTest, TakesTheRemoteAddressFromTcpserverVariables) {
+// As tcpserver runs it: standard input and output the socket (here one end
+// of a socketpair), standard error the super-server's own log.
+TEST(InetdTest, TakesTheRemoteAddressFromTcpserverVariablesAndLogsToStandardError) {
+  TempDir scratch;
+  std::string stderr_path = scratch.path() + "/stderr.log";
   int pair[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
-  int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  int stderr_fd = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   pid_t pid = spawn_with_stdio({server_binary(), "--inetd", "--handler", module_path("environ_dump.so")}, pair[1],
-                               null_fd, {"TCPREMOTEIP=192.0.2.7", "TCPREMOTEPORT=4242"});
+                               stderr_fd, {"TCPREMOTEIP=192.0.2.7", "TCPREMOTEPORT=4242"});
   ::close(pair[1]);
-  ::close(null_fd);
+  ::close(stderr_fd);
   static constexpr std::string_view kRequest = "GET / HTTP/1.0\r\n\r\n";
   ASSERT_EQ(::send(pair[0], kRequest.data(), kRequest.size(), MSG_NOSIGNAL), static_cast<ssize_t>(kRequest.size()));
   std::string raw;
@@ -201,6 +205,10 @@ TEST(InetdTest, TakesTheRemoteAddressFromTcpserverVariables) {
   ASSERT_EQ(reply.status, 200) << reply.summary();
   EXPECT_EQ(environ_value(reply.body, "REMOTE_ADDR"), "192.0.2.7");
   EXPECT_EQ(environ_value(reply.body, "REMOTE_PORT"), "4242");
+  // The access log ('-', standard output) is the client here: its lines join standard error.
+  std::string logged = read_file(stderr_path);
+  EXPECT_TRUE(logged.starts_with("192.0.2.7 - - [")) << logged;
+  EXPECT_NE(logged.find("\"GET / HTTP/1.0\" 200 "), std::string::npos) << logged;
 }
 
 TEST(InetdTest, ServesTheConnectionSystemdPassesAsFd3) {
@@ -254,10 +262,9 @@ TEST(InetdTest, ServesUnderTcpserver) {
   int out[2];
   ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
   // -1: print the port it bound (port 0: a free one); -H -R -l 0: no DNS or ident look-ups.
-  // tcpserver's standard error is its log, so the access log goes there.
+  // Standard output is the client, so the access log ('-') joins standard error, tcpserver's log.
   pid_t pid = spawn_with_stdio({*tcpserver, "-1", "-H", "-R", "-l", "0", "127.0.0.1", "0", server_binary(),
-                                "--inetd", "--handler", module_path("environ_dump.so"), "--access-log",
-                                "/dev/stderr"},
+                                "--inetd", "--handler", module_path("environ_dump.so")},
                                out[1], log_fd);
   ::close(out[1]);
   ::close(log_fd);
