@@ -82,7 +82,9 @@ Listener open_listener(const Endpoint& where, const ListenOptions& options, std:
   UniqueFd fd(::socket(address->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return fail("socket");
   int on = 1;
-  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) return fail("setsockopt SO_REUSEADDR");
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+    return fail("setsockopt SO_REUSEADDR");
+  }
   if (options.reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
     return fail("setsockopt SO_REUSEPORT");
   }

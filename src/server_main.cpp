@@ -24,8 +24,7 @@ constexpr int kExitUsage = 2;
 
 // The sockets to serve: those systemd passed, else every --listen, else
 // --host and --port. On failure returns none and sets `error`.
-std::vector<Listener> open_listeners(const Config& config, InheritedSockets& inherited,
-                                     std::string& error) {
+std::vector<Listener> open_listeners(const Config& config, InheritedSockets& inherited, std::string& error) {
   if (inherited.activated) return std::move(inherited.listeners);
   std::vector<Endpoint> wanted = config.listen;
   if (wanted.empty()) wanted.push_back({config.host, config.port});

@@ -46,8 +46,8 @@ std::string startup_line(const ServerProcess& server, const std::string& host, s
 
 TEST(AddressesTest, ListensOnIpv4AndIpv6LoopbackAtOnce) {
   SKIP_WITHOUT_IPV6();
-  ServerProcess server({"--handler", module_path("environ_dump.so"), "--listen", "127.0.0.1:0", "--listen",
-                        "[::1]:0"});
+  ServerProcess server(
+      {"--handler", module_path("environ_dump.so"), "--listen", "127.0.0.1:0", "--listen", "[::1]:0"});
   ASSERT_TRUE(server.ready()) << server.error();
   ASSERT_EQ(server.ports().size(), 2u);
   EXPECT_EQ(server.startup_line(), startup_line(server, "127.0.0.1", server.ports()[0]) +
@@ -109,8 +109,8 @@ struct BusyPort {
 TEST(AddressesTest, ListenReplacesHostAndPort) {
   BusyPort busy;
   // Were --host/--port still bound too, the busy port would stop the start.
-  ServerProcess server({"--handler", module_path("hello.so"), "--port", std::to_string(busy.port), "--listen",
-                        "127.0.0.1:0"});
+  ServerProcess server(
+      {"--handler", module_path("hello.so"), "--port", std::to_string(busy.port), "--listen", "127.0.0.1:0"});
   ASSERT_TRUE(server.ready()) << server.error();
   EXPECT_NE(server.port(), busy.port);
   EXPECT_EQ(exchange(server.port(), "GET / HTTP/1.0\r\n\r\n").body, "Hello, World!");

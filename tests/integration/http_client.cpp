@@ -132,7 +132,8 @@ Client::Client(std::string_view host, std::uint16_t port, milliseconds timeout) 
   sockaddr_storage address{};
   socklen_t length = 0;
   std::string text(host);
-  if (auto& v4 = reinterpret_cast<sockaddr_in&>(address); ::inet_pton(AF_INET, text.c_str(), &v4.sin_addr) == 1) {
+  if (auto& v4 = reinterpret_cast<sockaddr_in&>(address);
+      ::inet_pton(AF_INET, text.c_str(), &v4.sin_addr) == 1) {
     v4.sin_family = AF_INET;
     v4.sin_port = htons(port);
     length = sizeof v4;
@@ -218,7 +219,8 @@ HttpReply exchange(std::uint16_t port, std::string_view request, milliseconds ti
   return exchange("127.0.0.1", port, request, timeout);
 }
 
-HttpReply exchange(std::string_view host, std::uint16_t port, std::string_view request, milliseconds timeout) {
+HttpReply exchange(std::string_view host, std::uint16_t port, std::string_view request,
+                   milliseconds timeout) {
   Client client(host, port);
   HttpReply failed;
   if (!client.connected()) {

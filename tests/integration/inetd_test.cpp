@@ -149,7 +149,7 @@ TEST(InetdTest, KeepsErrorLinesOffTheClientSocket) {
   EXPECT_TRUE(reap(pid, kExitTimeout).exited);
   ASSERT_EQ(reply.status, 500) << reply.summary();
   EXPECT_EQ(reply.raw.find("throws fixture"), std::string::npos) << "the error log reached the client:\n"
-                                                                  << reply.summary();
+                                                                 << reply.summary();
   EXPECT_EQ(reply.raw.find("forkserve: "), std::string::npos) << reply.summary();
 }
 
@@ -182,12 +182,13 @@ TEST(InetdTest, TakesTheRemoteAddressFromTcpserverVariablesAndLogsToStandardErro
   int pair[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
   int stderr_fd = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  pid_t pid = spawn_with_stdio({server_binary(), "--inetd", "--handler", module_path("environ_dump.so")}, pair[1],
-                               stderr_fd, {"TCPREMOTEIP=192.0.2.7", "TCPREMOTEPORT=4242"});
+  pid_t pid = spawn_with_stdio({server_binary(), "--inetd", "--handler", module_path("environ_dump.so")},
+                               pair[1], stderr_fd, {"TCPREMOTEIP=192.0.2.7", "TCPREMOTEPORT=4242"});
   ::close(pair[1]);
   ::close(stderr_fd);
   static constexpr std::string_view kRequest = "GET / HTTP/1.0\r\n\r\n";
-  ASSERT_EQ(::send(pair[0], kRequest.data(), kRequest.size(), MSG_NOSIGNAL), static_cast<ssize_t>(kRequest.size()));
+  ASSERT_EQ(::send(pair[0], kRequest.data(), kRequest.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(kRequest.size()));
   std::string raw;
   Deadline deadline = Clock::now() + milliseconds(10'000);
   for (char buffer[4096];;) {

@@ -68,9 +68,11 @@ TEST(SocketActivationTest, ServesTheInheritedSocketWithTheBacklogSystemdSet) {
   ServerProcess server({"--handler", module_path("hello.so"), "--backlog", "100"}, activation({socket.fd()}));
   ASSERT_TRUE(server.ready()) << server.error();
   socket.close();
-  EXPECT_EQ(server.port(), socket.port()) << "the harness's --port 0 must be ignored: " << server.startup_line();
-  EXPECT_EQ(server.startup_line(), "forkserve: serving HTTP on 127.0.0.1 port " + std::to_string(socket.port()) +
-                                       " (backlog 7, pid " + std::to_string(server.pid()) + ")\n");
+  EXPECT_EQ(server.port(), socket.port())
+      << "the harness's --port 0 must be ignored: " << server.startup_line();
+  EXPECT_EQ(server.startup_line(), "forkserve: serving HTTP on 127.0.0.1 port " +
+                                       std::to_string(socket.port()) + " (backlog 7, pid " +
+                                       std::to_string(server.pid()) + ")\n");
   HttpReply reply = exchange(socket.port(), "GET / HTTP/1.0\r\n\r\n");
   EXPECT_EQ(reply.status, 200) << reply.summary();
   EXPECT_EQ(reply.body, "Hello, World!");
@@ -83,7 +85,8 @@ TEST(SocketActivationTest, ServesSeveralInheritedSocketsWithOneStartupLineEach) 
   ASSERT_TRUE(server.ready()) << server.error();
   first.close();
   second.close();
-  ASSERT_EQ(server.ports(), (std::vector<std::uint16_t>{first.port(), second.port()})) << server.startup_line();
+  ASSERT_EQ(server.ports(), (std::vector<std::uint16_t>{first.port(), second.port()}))
+      << server.startup_line();
   for (std::uint16_t port : server.ports()) {
     HttpReply reply = exchange(port, "GET / HTTP/1.0\r\n\r\n");
     EXPECT_EQ(reply.body, "Hello, World!") << "port " << port << ": " << reply.summary();
@@ -116,7 +119,7 @@ TEST(SocketActivationTest, RefusesAnInheritedSocketThatIsNotListening) {
   ASSERT_FALSE(server.ready());
   ExitStatus status = server.wait_for_exit(milliseconds(10'000));
   EXPECT_TRUE(status.exited && status.code == 1) << describe(status);
-  EXPECT_EQ(server.stderr_text(), 
+  EXPECT_EQ(server.stderr_text(),
             "forkserve: LISTEN_FDS: fd 3 is not a listening TCP socket (for Accept=yes, run with --inetd)\n");
 }
 

@@ -93,9 +93,7 @@ TEST(DualStack, AnyIpv6AddressStaysDualStackOtherwise) {
   EXPECT_FALSE(ipv4_served_elsewhere(free_ports[0], free_ports));
 }
 
-TEST(SystemdFds, CountsWhenListenPidNamesThisProcess) {
-  EXPECT_EQ(systemd_fd_count("4242", "2", 4242), 2);
-}
+TEST(SystemdFds, CountsWhenListenPidNamesThisProcess) { EXPECT_EQ(systemd_fd_count("4242", "2", 4242), 2); }
 
 TEST(SystemdFds, IgnoresVariablesMeantForAnotherProcess) {
   EXPECT_FALSE(systemd_fd_count("4243", "1", 4242));
