@@ -40,8 +40,9 @@ std::string environ_value(const std::string& body, const std::string& name) {
 }
 
 std::string startup_line(const ServerProcess& server, const std::string& host, std::uint16_t port) {
+  std::string workers = workers_under_test() ? ", " + std::to_string(*workers_under_test()) + " workers" : "";
   return "forkserve: serving HTTP on " + host + " port " + std::to_string(port) + " (backlog 128, pid " +
-         std::to_string(server.pid()) + ")\n";
+         std::to_string(server.pid()) + workers + ")\n";
 }
 
 TEST(AddressesTest, ListensOnIpv4AndIpv6LoopbackAtOnce) {

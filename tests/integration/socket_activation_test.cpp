@@ -70,9 +70,10 @@ TEST(SocketActivationTest, ServesTheInheritedSocketWithTheBacklogSystemdSet) {
   socket.close();
   EXPECT_EQ(server.port(), socket.port())
       << "the harness's --port 0 must be ignored: " << server.startup_line();
+  std::string workers = workers_under_test() ? ", " + std::to_string(*workers_under_test()) + " workers" : "";
   EXPECT_EQ(server.startup_line(), "forkserve: serving HTTP on 127.0.0.1 port " +
                                        std::to_string(socket.port()) + " (backlog 7, pid " +
-                                       std::to_string(server.pid()) + ")\n");
+                                       std::to_string(server.pid()) + workers + ")\n");
   HttpReply reply = exchange(socket.port(), "GET / HTTP/1.0\r\n\r\n");
   EXPECT_EQ(reply.status, 200) << reply.summary();
   EXPECT_EQ(reply.body, "Hello, World!");
