@@ -219,7 +219,7 @@ std::string usage_text() {
       "\nAddresses: sockets passed by systemd (LISTEN_FDS, LISTEN_PID) are served as they are, and\n"
       "--host, --port, --listen, --backlog and --reuse-port are then ignored; otherwise every --listen\n"
       "is served, or else --host and --port. '::' is dual-stack unless IPv4 is also listed on its port.\n"
-      "With --inetd no socket is opened; where standard output is the client connection, the access\n"
+      "With --inetd no socket is opened and no worker forked; where standard output is the client, the access\n"
       "log '-' joins standard error, and where that is the client too (inetd, xinetd), both '-' logs\n"
       "are discarded: give log files.\n"
       "\nSignals:\n"
