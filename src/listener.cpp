@@ -62,7 +62,7 @@ Listener take_inherited(int fd, std::string& error) {
     error = what + ": fcntl: " + std::strerror(errno);
     return {};
   }
-  return Listener{UniqueFd(fd), to_endpoint(bound), kernel_backlog(fd)};
+  return Listener{UniqueFd(fd), to_endpoint(bound), kernel_backlog(fd), true};
 }
 
 }  // namespace

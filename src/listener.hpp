@@ -16,6 +16,7 @@ struct Listener {
   UniqueFd fd;        // non-blocking, close-on-exec
   Endpoint endpoint;  // the address actually bound (port resolved when 0 was asked)
   int backlog = 0;    // as the kernel has it (for an inherited socket, what systemd set); 0 if unknown
+  bool inherited = false;  // from systemd, which keeps its own copy for the next instance
 };
 
 struct ListenOptions {

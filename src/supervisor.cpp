@@ -505,9 +505,12 @@ class Supervisor {
   void shut_down() {
     if (workers_mode()) {
       // Workers hold the listeners too: shut them down for every process,
-      // so new connections are refused now, as in the default mode. Idle
-      // workers leave at once; busy ones after their connection.
-      for (int fd : listener_fds_) ::shutdown(fd, SHUT_RD);
+      // so new connections are refused now, as in the default mode. Not a
+      // socket systemd passed: it queues connections for the next instance.
+      // Idle workers leave at once; busy ones after their connection.
+      for (const Listener& listener : listeners_) {
+        if (!listener.inherited) ::shutdown(listener.fd.get(), SHUT_RD);
+      }
       signal_children(SIGTERM);
     }
     listeners_.clear();  // refuse new connections at once

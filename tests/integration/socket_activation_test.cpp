@@ -61,6 +61,18 @@ ProcessLimits activation(std::vector<int> fds, bool pid_elsewhere = false) {
   return limits;
 }
 
+TEST(SocketActivationTest, StoppingLeavesTheInheritedSocketListeningForTheNextInstance) {
+  // systemd keeps its copy and queues connections until it starts the next
+  // instance; the server must not shut the socket down for everyone.
+  TestSocket socket(16);
+  ServerProcess server({"--handler", module_path("hello.so")}, activation({socket.fd()}));
+  ASSERT_TRUE(server.ready()) << server.error();
+  ASSERT_EQ(exchange(socket.port(), "GET / HTTP/1.0\r\n\r\n").status, 200);
+  ExitStatus status = server.stop();
+  ASSERT_TRUE(status.exited && status.code == 0) << describe(status);
+  EXPECT_EQ(connect_error(socket.port()), 0) << "the socket systemd holds no longer accepts connections";
+}
+
 TEST(SocketActivationTest, ServesTheInheritedSocketWithTheBacklogSystemdSet) {
   // A backlog nobody would pick, and a different one on the command line: had
   // the server called listen() again, the kernel would report that one.
