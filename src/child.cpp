@@ -177,6 +177,7 @@ void on_phase_alarm(int) {
 void start_response_phase() { ::alarm(g_alarm.write_timeout); }
 
 void install_phase_alarm(unsigned seconds) {
+  // Again for every connection a worker serves: a handler may have changed it.
   struct sigaction action {};
   action.sa_handler = on_phase_alarm;
   sigfillset(&action.sa_mask);
@@ -298,7 +299,6 @@ int serve_connection(const Connection& connection, const Config& config, const f
   UniqueFd socket_fd(connection.fd);
   g_alarm.response_done = 0;
   std::time_t started = std::time(nullptr);
-  set_nonblocking(connection.fd);
 
   ConnectionInfo info{to_endpoint(connection.peer), {}};
   sockaddr_storage local{};

@@ -10,7 +10,7 @@
 namespace forkserve {
 
 struct Connection {
-  int fd = -1;  // the accepted socket; the child owns it
+  int fd = -1;  // the accepted socket, non-blocking; the child owns it
   sockaddr_storage peer{};
   Deadline accepted_at{};
   // Shared with the parent: the child writes "GET /path" here so that the

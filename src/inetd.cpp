@@ -101,6 +101,9 @@ InetdClient take_inetd_client() {
 
 int serve_inetd(InetdClient& client, const Config& config, const forkserve_module& module, LogFiles& logs) {
   ::signal(SIGPIPE, SIG_IGN);  // a vanished client is an EPIPE, as in a forked child
+  // This process serves the connection as a forked child would.
+  if (module.post_fork) module.post_fork();
+  set_nonblocking(client.fd.get());
   Connection connection;
   connection.fd = client.fd.release();  // serve_connection owns and closes it
   connection.peer = client.peer;

@@ -252,7 +252,8 @@ class Supervisor {
     for (int batch = 0; batch < kAcceptBatch && g_live < config_.max_children && g_stop_requests == 0; ++batch) {
       Connection connection;
       socklen_t length = sizeof connection.peer;
-      connection.fd = ::accept4(listener_fd, reinterpret_cast<sockaddr*>(&connection.peer), &length, SOCK_CLOEXEC);
+      connection.fd = ::accept4(listener_fd, reinterpret_cast<sockaddr*>(&connection.peer), &length,
+                                SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (connection.fd < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {

@@ -72,7 +72,7 @@ void run_worker(const WorkerSetup& setup) {
       Connection connection;
       socklen_t length = sizeof connection.peer;
       connection.fd = ::accept4(ready[i].data.fd, reinterpret_cast<sockaddr*>(&connection.peer), &length,
-                                SOCK_CLOEXEC);
+                                SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (connection.fd < 0) {
         if (errno == EINVAL) end_child(0);  // the parent shut the listener down: stopping
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
