@@ -147,8 +147,9 @@ struct PhaseAlarm {
   std::size_t unavailable_body_bytes = 0;
   std::string handler_timeout_line;
   std::string response_timeout_line;
-  std::string access_line;  // the prefix, then room for the status and size
+  std::string access_line;  // the prefix, then room for the status, size and trailer
   std::size_t access_prefix_length = 0;
+  std::string access_trailer;
   volatile sig_atomic_t response_done = 0;  // the response and its log line are accounted for
 };
 PhaseAlarm g_alarm;
@@ -169,7 +170,7 @@ void on_phase_alarm(int) {
     write_line(STDERR_FILENO, a.response_timeout_line);
   }
   char* line = g_alarm.access_line.data();
-  char* end = append_access_suffix(line + a.access_prefix_length, status, body_bytes);
+  char* end = append_access_suffix(line + a.access_prefix_length, status, body_bytes, a.access_trailer);
   write_line(a.access_log_fd, {line, static_cast<std::size_t>(end - line)});
   end_child(0);
 }
@@ -186,7 +187,7 @@ void install_phase_alarm(unsigned seconds) {
 }
 
 void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access_log_fd,
-                     const std::string& access_prefix) {
+                     const std::string& access_prefix, const std::string& access_trailer) {
   PhaseAlarm& a = g_alarm;
   a.client_fd = ctx.fd;
   a.access_log_fd = access_log_fd;
@@ -201,7 +202,8 @@ void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access
                             " s after its first byte\n";
   a.access_line = access_prefix;
   a.access_prefix_length = access_prefix.size();
-  a.access_line.resize(a.access_prefix_length + 32);
+  a.access_trailer = access_trailer;
+  a.access_line.resize(a.access_prefix_length + kAccessSuffixRoom + access_trailer.size());
 
   install_phase_alarm(static_cast<unsigned>(config.handler_timeout));
 }
@@ -263,7 +265,7 @@ ReceivedHead read_head(int fd, const http::Limits& limits, Deadline deadline) {
 // the request was read to its end (so a plain close cannot cause an RST).
 bool run_handler(RequestContext& ctx, const forkserve_module& module, const EnvironResult& environ,
                  const ReceivedHead& received, const Config& config, int access_log_fd,
-                 const std::string& access_prefix) {
+                 const std::string& access_prefix, const std::string& access_trailer) {
   const http::RequestHead& head = received.parsed.head;
   unsigned long long body_length = head.content_length.value_or(0);
   std::string_view after_head = received.bytes().substr(received.parsed.head_length);
@@ -280,7 +282,7 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
                             &start_response, &set_content_length, &write_body, &send_file, &headers_sent,
                             &last_error};
   ctx.writer.on_head_sent(&start_response_phase);
-  arm_phase_alarm(config, ctx, access_log_fd, access_prefix);
+  arm_phase_alarm(config, ctx, access_log_fd, access_prefix, access_trailer);
   if (module.handle(&request) != FORKSERVE_OK) {
     ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
   } else if (!ctx.writer.finish()) {
@@ -352,14 +354,21 @@ int serve_connection(const Connection& connection, const Config& config, const f
   for (char& c : context) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // no forged error-log lines
   }
-  std::string access_prefix = format_access_prefix({info.remote.host, started, request_line, 0, 0});
+  AccessRecord record{info.remote.host, started, request_line, 0, 0};
+  if (parsed.status == http::ParseStatus::Complete) {
+    if (const http::HeaderField* referer = parsed.head.find("Referer")) record.referer = referer->value;
+    if (const http::HeaderField* agent = parsed.head.find("User-Agent")) record.user_agent = agent->value;
+  }
+  std::string access_prefix = format_access_prefix(record);
+  std::string access_trailer = format_access_trailer(record, config.log_format);
   // From the raw line, so that a HEAD whose head was refused gets no body either.
   RequestContext ctx(connection.fd, context, request_line.starts_with("HEAD "), config);
 
   bool request_read_to_end = false;
   if (early_status == 0) {
     write_label(connection, parsed.head);
-    request_read_to_end = run_handler(ctx, module, environ, received, config, access_log_fd, access_prefix);
+    request_read_to_end =
+        run_handler(ctx, module, environ, received, config, access_log_fd, access_prefix, access_trailer);
   } else {
     // No handler ran: the error response is all there is to send, so the
     // alarm only bounds it, the log line and the lingering close.
@@ -368,9 +377,10 @@ int serve_connection(const Connection& connection, const Config& config, const f
     ctx.writer.fail(early_status, early_reason);
   }
 
-  char suffix[32];
-  write_line(access_log_fd,
-             access_prefix.append(suffix, append_access_suffix(suffix, ctx.writer.status(), ctx.writer.body_bytes())));
+  std::string suffix(kAccessSuffixRoom + access_trailer.size(), '\0');
+  char* suffix_end =
+      append_access_suffix(suffix.data(), ctx.writer.status(), ctx.writer.body_bytes(), access_trailer);
+  write_line(access_log_fd, access_prefix.append(suffix.data(), suffix_end));
   if (!ctx.writer.aborted() && !request_read_to_end) linger_and_close(connection.fd);
   return 0;
 }

@@ -99,7 +99,7 @@ const Option kOptions[] = {
        if (c.handler_path.empty()) return "empty handler path";
        return {};
      }},
-    {"access-log", "FILE", "-", "access log in Common Log Format; '-' is standard output",
+    {"access-log", "FILE", "-", "access log, one line per request (see --log-format); '-' is standard output",
      [](Config& c, std::string_view v) -> std::string {
        if (v.empty()) return "empty access log path";
        c.access_log = v;
@@ -109,6 +109,18 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) -> std::string {
        if (v.empty()) return "empty error log path";
        c.error_log = v;
+       return {};
+     }},
+    {"log-format", "FORMAT", "common",
+     "access log format: 'common', or 'combined', which adds \"Referer\" \"User-Agent\"",
+     [](Config& c, std::string_view v) -> std::string {
+       if (v == "common") {
+         c.log_format = LogFormat::Common;
+       } else if (v == "combined") {
+         c.log_format = LogFormat::Combined;
+       } else {
+         return quoted(v) + " is not a log format (common or combined)";
+       }
        return {};
      }},
     {"show-dotfiles", nullptr, "off", "list names starting with '.' in directory listings",
@@ -222,6 +234,11 @@ std::string usage_text() {
       "With --inetd no socket is opened and no worker forked; where standard output is the client, the\n"
       "access log '-' joins standard error, and where that is the client too (inetd, xinetd), both '-'\n"
       "logs are discarded: give log files.\n"
+      "\nAccess log lines (--log-format); the request line and headers are escaped (\\\", \\\\, \\xHH):\n"
+      "  common    127.0.0.1 - - [28/Nov/2026:15:21:53 +0000] \"GET /a.txt HTTP/1.1\" 200 3\n"
+      "  combined  127.0.0.1 - - [28/Nov/2026:15:21:53 +0000] \"GET /a.txt HTTP/1.1\" 200 3 "
+      "\"http://example.com/\" \"curl/8.5.0\"\n";
+  text +=
       "\nSignals:\n"
       "  SIGINT, SIGTERM  stop accepting, let requests finish for --grace seconds, then stop the rest\n"
       "                   and exit 0; a second signal stops at once\n"

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "address.hpp"
+#include "log.hpp"
 #include "trusted_proxies.hpp"
 
 namespace forkserve {
@@ -24,6 +25,7 @@ struct Config {
   std::string handler_arg;
   std::string access_log = "-";  // "-" is stdout
   std::string error_log = "-";   // "-" is stderr
+  LogFormat log_format = LogFormat::Common;
   bool show_dotfiles = false;
   int max_children = 512;
   int workers = 0;       // 0: a child per connection; N: N pre-forked workers

@@ -83,7 +83,22 @@ std::string format_access_prefix(const AccessRecord& record) {
   return line;
 }
 
-char* append_access_suffix(char* out, int status, unsigned long long body_bytes) {
+std::string format_access_trailer(const AccessRecord& record, LogFormat format) {
+  std::string trailer;
+  if (format != LogFormat::Combined) return trailer;
+  for (const std::optional<std::string_view>& header : {record.referer, record.user_agent}) {
+    trailer.append(" \"");
+    if (header) {
+      append_escaped(trailer, *header);
+    } else {
+      trailer += '-';
+    }
+    trailer += '"';
+  }
+  return trailer;
+}
+
+char* append_access_suffix(char* out, int status, unsigned long long body_bytes, std::string_view trailer) {
   auto append_decimal = [](char* at, unsigned long long value) {
     char digits[20];
     int n = 0;
@@ -101,14 +116,16 @@ char* append_access_suffix(char* out, int status, unsigned long long body_bytes)
   } else {
     out = append_decimal(out, body_bytes);
   }
+  for (char c : trailer) *out++ = c;  // not memcpy: not on the async-signal-safe list
   *out++ = '\n';
   return out;
 }
 
-std::string format_access_line(const AccessRecord& record) {
+std::string format_access_line(const AccessRecord& record, LogFormat format) {
   std::string line = format_access_prefix(record);
-  char suffix[32];
-  line.append(suffix, append_access_suffix(suffix, record.status, record.body_bytes));
+  std::string trailer = format_access_trailer(record, format);
+  std::string suffix(kAccessSuffixRoom + trailer.size(), '\0');
+  line.append(suffix.data(), append_access_suffix(suffix.data(), record.status, record.body_bytes, trailer));
   return line;
 }
 

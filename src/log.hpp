@@ -4,6 +4,7 @@
 #pragma once
 
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,24 +13,42 @@ namespace forkserve {
 // "forkserve: " + message + "\n" to standard error.
 void log_error(std::string_view message);
 
+// --log-format: Common Log Format, or Combined, which adds the Referer and
+// User-Agent request headers.
+enum class LogFormat { Common, Combined };
+
 struct AccessRecord {
   std::string_view remote_addr;
   std::time_t time = 0;
   std::string_view request_line;  // as received; escaped when written
   int status = 0;
   unsigned long long body_bytes = 0;
+  // Combined only: the first such header, as received (escaped when written);
+  // nullopt, written "-", when the request had none.
+  std::optional<std::string_view> referer = std::nullopt;
+  std::optional<std::string_view> user_agent = std::nullopt;
 };
 
-// One Common Log Format line, newline included:
+// One access log line, newline included. Common:
 // 127.0.0.1 - - [28/Nov/2026:15:12:41 +0000] "GET / HTTP/1.1" 200 1234
-std::string format_access_line(const AccessRecord& record);
+// Combined:
+// 127.0.0.1 - - [28/Nov/2026:15:12:41 +0000] "GET / HTTP/1.1" 200 1234 "http://a/" "curl/8.5.0"
+std::string format_access_line(const AccessRecord& record, LogFormat format = LogFormat::Common);
 
 // The line up to the status: `127.0.0.1 - - [...] "GET / HTTP/1.1" `.
 std::string format_access_prefix(const AccessRecord& record);
 
-// Appends "STATUS BYTES\n" (bytes "-" when 0) at `out`, returning the new end.
-// Async-signal-safe, for the child's timeout handler; `out` needs 32 bytes.
-char* append_access_suffix(char* out, int status, unsigned long long body_bytes);
+// What follows the body size: nothing for Common, ` "Referer" "User-Agent"`
+// for Combined. Escaped like the request line, so a client can neither end
+// the quoted field nor the line.
+std::string format_access_trailer(const AccessRecord& record, LogFormat format);
+
+// Appends "STATUS BYTES" (bytes "-" when 0), `trailer` and "\n" at `out`,
+// returning the new end. Async-signal-safe, for the child's timeout handler;
+// `out` needs kAccessSuffixRoom + trailer.size() bytes.
+constexpr std::size_t kAccessSuffixRoom = 32;
+char* append_access_suffix(char* out, int status, unsigned long long body_bytes,
+                           std::string_view trailer = {});
 
 // Appends one whole line to `fd`. Async-signal-safe.
 void write_line(int fd, std::string_view line);
