@@ -185,6 +185,42 @@ const Option kOptions[] = {
          v.remove_prefix(comma + 1);
        }
      }},
+    {"syslog", nullptr, "off",
+     "send the server's error messages to syslog (facility daemon) instead of the error log",
+     [](Config& c, std::string_view) -> std::string {
+       c.syslog = true;
+       return {};
+     }},
+    {"user", "USER[:GROUP]", "none",
+     "once the sockets are bound and logs open, run as USER (and its group, or GROUP), "
+     "with no supplementary groups",
+     [](Config& c, std::string_view v) -> std::string {
+       if (v.empty()) return "empty user name";
+       c.user = v;
+       return {};
+     }},
+    {"chroot", "DIR", "none",
+     "chroot to DIR before serving; --root must lie inside DIR (given as seen from outside)",
+     [](Config& c, std::string_view v) -> std::string {
+       struct stat st {};
+       std::string path(v);
+       if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return quoted(v) + " is not a directory";
+       c.chroot_dir = path;
+       return {};
+     }},
+    {"pidfile", "FILE", "none",
+     "write the server's pid to FILE, locked while it runs; refuse to start if another instance holds it",
+     [](Config& c, std::string_view v) -> std::string {
+       if (v.empty()) return "empty pidfile path";
+       c.pidfile = v;
+       return {};
+     }},
+    {"daemon", nullptr, "off",
+     "detach into the background once serving (after the start-up line); foreground is the default",
+     [](Config& c, std::string_view) -> std::string {
+       c.daemon = true;
+       return {};
+     }},
     {"help", nullptr, nullptr, "show this help and exit", nullptr},
     {"version", nullptr, nullptr, "show the version and exit", nullptr},
 };
@@ -290,6 +326,9 @@ CommandLine parse_command_line(int argc, char* const argv[]) {
   } else if (result.config.max_requests > 0 && result.config.workers == 0) {
     result.action = CommandLine::Action::Fail;
     result.error = "--max-requests needs --workers (a child per connection serves one anyway)";
+  } else if (result.config.inetd && (result.config.daemon || !result.config.pidfile.empty())) {
+    result.action = CommandLine::Action::Fail;
+    result.error = "--daemon and --pidfile do not apply to --inetd (one connection, then exit)";
   }
   return result;
 }

@@ -41,6 +41,11 @@ struct Config {
   int max_headers = 100;
   // Peers whose X-Forwarded-For names the client (--trust-proxy); empty: none.
   std::vector<Cidr> trusted_proxies;
+  bool syslog = false;      // the server's error messages go to syslog(3)
+  std::string user;         // "USER[:GROUP]" to switch to after start-up; empty: stay
+  std::string chroot_dir;   // empty: no chroot
+  std::string pidfile;      // empty: none
+  bool daemon = false;
 };
 
 struct CommandLine {

@@ -1,6 +1,7 @@
 #include "log.hpp"
 
 #include <fcntl.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,7 +48,19 @@ bool LogFiles::reopen(std::string& error) {
   return (error_path_.empty() || open_onto(error_path_, STDERR_FILENO, error)) && ok;
 }
 
+namespace {
+bool g_errors_to_syslog = false;
+}  // namespace
+
+void open_syslog() { ::openlog("forkserve", LOG_PID | LOG_NDELAY, LOG_DAEMON); }
+
+void send_errors_to_syslog() { g_errors_to_syslog = true; }
+
 void log_error(std::string_view message) {
+  if (g_errors_to_syslog) {
+    ::syslog(LOG_ERR, "%.*s", static_cast<int>(message.size()), message.data());
+    return;
+  }
   std::string line = "forkserve: ";
   line.append(message).append("\n");
   write_line(STDERR_FILENO, line);

@@ -10,8 +10,15 @@
 
 namespace forkserve {
 
-// "forkserve: " + message + "\n" to standard error.
+// "forkserve: " + message + "\n" to standard error, or, after
+// send_errors_to_syslog(), to syslog.
 void log_error(std::string_view message);
+
+// --syslog. open_syslog() connects at once (LOG_NDELAY), so call it before
+// chroot hides /dev/log; send_errors_to_syslog() then diverts log_error()
+// (until then start-up failures still reach the terminal).
+void open_syslog();
+void send_errors_to_syslog();
 
 // --log-format: Common Log Format, or Combined, which adds the Referer and
 // User-Agent request headers.

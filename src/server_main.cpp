@@ -1,7 +1,10 @@
-// The whole server: argv → Config → module → listeners → supervisor; exit codes.
+// The whole server: argv → Config → logs → module → listeners (or the inetd
+// connection) → pidfile → chroot → user → daemon → supervisor; exit codes.
 #include <fcntl.h>
+#include <limits.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,11 +12,14 @@
 #include <forkserve/version.hpp>
 
 #include "config.hpp"
+#include "daemon.hpp"
 #include "handlers/static_files.hpp"
 #include "inetd.hpp"
 #include "listener.hpp"
 #include "log.hpp"
 #include "module_loader.hpp"
+#include "pidfile.hpp"
+#include "privileges.hpp"
 #include "supervisor.hpp"
 
 namespace forkserve {
@@ -35,6 +41,128 @@ std::vector<Listener> open_listeners(const Config& config, InheritedSockets& inh
     if (!listeners.back().fd) return {};
   }
   return listeners;
+}
+
+// `path` made absolute against the current directory, for --daemon, which
+// changes to "/" while the logs are still reopened by name on SIGUSR1.
+std::string absolute(const std::string& path) {
+  if (path.empty() || path == "-" || path.front() == '/') return path;
+  char cwd[PATH_MAX];
+  if (::getcwd(cwd, sizeof cwd) == nullptr) return path;
+  return std::string(cwd) + "/" + path;
+}
+
+int fail(const std::string& error) {
+  log_error(error);
+  return kExitStartupFailed;
+}
+
+// The start-up steps, in an order dictated by what each needs:
+//  1. The inetd connection or systemd's sockets are taken before the logs
+//     open (standard output may be the client); --user is resolved next,
+//     while /etc/passwd is in sight and before anything is created.
+//  2. Logs, the module, the listening sockets and the pidfile need what only
+//     root may have: log and pid directories, a privileged port, a module's
+//     own secrets (its init runs here, as the invoking user).
+//  3. syslog's socket is opened before chroot hides /dev/log.
+//  4. chroot, which needs root, then the built-in handler's root is looked up
+//     inside it; then privileges are dropped for good.
+//  5. --daemon detaches last, once nothing that can fail is left, so every
+//     start-up error still reaches the terminal and the exit status; the pid
+//     written to the pidfile is the daemon's.
+int start_and_serve(const Config& config, const forkserve_module* embedded) {
+  InetdClient client;
+  InheritedSockets inherited;
+  if (config.inetd) {
+    client = take_inetd_client();
+    if (!client.fd) return fail(client.error);
+  } else {
+    // Before the module's init runs: it should see neither the variables nor the sockets.
+    inherited = take_systemd_sockets();
+    if (!inherited.error.empty()) return fail(inherited.error);
+  }
+
+  std::string error;
+  std::optional<Credentials> user;
+  if (!config.user.empty() && !(user = resolve_user(config.user, error))) return fail(error);
+
+  // A daemon has no stdout left for the access log ("-").
+  std::string access_log = config.daemon ? (config.access_log == "-" ? "/dev/null" : absolute(config.access_log))
+                                         : config.access_log;
+  std::string error_log = config.daemon ? absolute(config.error_log) : config.error_log;
+  LogFiles logs;
+  if (!logs.open(access_log, error_log, error)) return fail(error);
+
+  // The module the children run; its destructor runs fini() (not in the
+  // launcher of a --daemon, nor in children, which leave with _exit).
+  std::optional<HandlerModule> module;
+  // A daemon changes to "/", and SIGHUP reloads the module by name.
+  const std::string handler_path = config.daemon ? absolute(config.handler_path) : config.handler_path;
+  auto start_builtin = [&](const std::string& root) {
+    return start_module(handlers::static_files_module(), "built-in",
+                        handlers::static_files_argument(root, config.show_dotfiles));
+  };
+  // The built-in handler resolves its document root as it starts, so in a
+  // chroot it starts inside (step 4), where that path is the one it will see.
+  const bool builtin = handler_path.empty() && !embedded;
+  const bool builtin_in_chroot = builtin && !config.chroot_dir.empty();
+  if (!builtin_in_chroot) {
+    LoadedModule loaded;
+    if (!handler_path.empty()) {
+      // --handler wins over an embedded handler too; drop the unused object so
+      // every fork() does not copy it.
+      if (embedded && embedded->fini) embedded->fini();
+      loaded = load_module(handler_path, config.handler_arg);
+    } else if (embedded) {
+      loaded = start_module(embedded, "embedded", "");
+    } else {
+      loaded = start_builtin(config.root);
+    }
+    if (!loaded.module) return fail(loaded.error);
+    module.emplace(*loaded.module, handler_path, config.handler_arg);
+  }
+
+  std::vector<Listener> listeners;
+  if (!config.inetd) {
+    listeners = open_listeners(config, inherited, error);
+    if (listeners.empty()) return fail(error);
+  }
+
+  Pidfile pidfile;
+  if (!config.pidfile.empty()) {
+    if (!pidfile.acquire(config.pidfile, error)) return fail(error);
+    if (!config.daemon && !pidfile.write_pid(error)) return fail(error);
+  }
+
+  if (config.syslog) open_syslog();
+
+  if (!config.chroot_dir.empty()) {
+    std::optional<std::string> root_inside;
+    if (builtin_in_chroot && !(root_inside = path_inside(config.chroot_dir, config.root, error))) {
+      return fail(error);
+    }
+    if (!enter_chroot(config.chroot_dir, error)) return fail(error);
+    if (builtin_in_chroot) {
+      LoadedModule loaded = start_builtin(*root_inside);
+      if (!loaded.module) return fail(loaded.error);
+      module.emplace(*loaded.module, "", "");
+    }
+  }
+  if (user && !drop_privileges(*user, error)) return fail(error);
+  if (::geteuid() == 0) {
+    log_error("warning: serving as root (without --user): every request runs with full privileges");
+  }
+  if (config.inetd) return serve_inetd(client, config, module->get(), logs);
+
+  if (config.daemon) {
+    // The launcher relays the supervisor's start-up line(s), then returns.
+    if (!daemonize(static_cast<int>(listeners.size()), config.error_log != "-", error)) return fail(error);
+    if (!config.pidfile.empty() && !pidfile.write_pid(error)) return fail(error);
+  }
+  if (config.syslog) send_errors_to_syslog();
+  if (!config.pidfile.empty()) Pidfile::close_in_children();
+
+  return run_supervisor(config, std::move(listeners), *module, logs);
 }
 
 }  // namespace
@@ -60,57 +188,7 @@ int server_main(int argc, char* argv[], const forkserve_module* embedded) {
       break;
   }
   const Config& config = command_line.config;
-
-  // Before the logs open: standard output and error may be the client's socket.
-  InetdClient client;
-  InheritedSockets inherited;
-  if (config.inetd) {
-    client = take_inetd_client();
-    if (!client.fd) {
-      log_error(client.error);
-      return kExitStartupFailed;
-    }
-  } else {
-    // Before the module's init runs: it should see neither the variables nor the sockets.
-    inherited = take_systemd_sockets();
-    if (!inherited.error.empty()) {
-      log_error(inherited.error);
-      return kExitStartupFailed;
-    }
-  }
-
-  LogFiles logs;
-  std::string error;
-  if (!logs.open(config.access_log, config.error_log, error)) {
-    log_error(error);
-    return kExitStartupFailed;
-  }
-
-  LoadedModule loaded;
-  if (!config.handler_path.empty()) {
-    // --handler wins over an embedded handler too; drop the unused object so
-    // every fork() does not copy it.
-    if (embedded && embedded->fini) embedded->fini();
-    loaded = load_module(config.handler_path, config.handler_arg);
-  } else if (embedded) {
-    loaded = start_module(embedded, "embedded", "");
-  } else {
-    loaded = start_module(handlers::static_files_module(), "built-in",
-                          handlers::static_files_argument(config.root, config.show_dotfiles));
-  }
-  if (!loaded.module) {
-    log_error(loaded.error);
-    return kExitStartupFailed;
-  }
-  HandlerModule module(*loaded.module, config.handler_path, config.handler_arg);
-
-  if (config.inetd) return serve_inetd(client, config, module.get(), logs);
-  std::vector<Listener> listeners = open_listeners(config, inherited, error);
-  if (listeners.empty()) {
-    log_error(error);
-    return kExitStartupFailed;
-  }
-  return run_supervisor(config, std::move(listeners), module, logs);
+  return start_and_serve(config, embedded);
 }
 
 }  // namespace forkserve
