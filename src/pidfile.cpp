@@ -59,12 +59,14 @@ bool Pidfile::acquire(const std::string& path, std::string& error) {
         return false;
       }
       std::string pid = pid_in(file_.get());
-      error = "pidfile " + path + " is held by a running instance" + (pid.empty() ? "" : " (pid " + pid + ")");
+      error =
+          "pidfile " + path + " is held by a running instance" + (pid.empty() ? "" : " (pid " + pid + ")");
       return false;
     }
     struct stat held {};
     struct stat named {};
-    if (::fstat(file_.get(), &held) == 0 && ::fstatat(dir_.get(), name_.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+    if (::fstat(file_.get(), &held) == 0 &&
+        ::fstatat(dir_.get(), name_.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
         held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
       path_ = path;
       g_held_dir = dir_.get();
