@@ -312,6 +312,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, ProcessLimits limits
                                    "--root",        root_,    "--access-log", access_log_};
   if (auto workers = workers_under_test()) argv.insert(argv.end(), {"--workers", std::to_string(*workers)});
   argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.begin(), limits.exec_through.begin(), limits.exec_through.end());
 
   int out_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) fail_setup("pipe");

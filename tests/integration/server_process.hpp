@@ -94,6 +94,10 @@ struct ProcessLimits {
   // listen_pid_elsewhere, the test's pid: variables the server must ignore).
   std::vector<int> listen_fds;
   bool listen_pid_elsewhere = false;
+  // A command (argv[0] a full path) that the binary's command line is appended
+  // to, and which must exec it in the same process: e.g. unshare --mount
+  // sh -c '... && exec "$@"' sh.
+  std::vector<std::string> exec_through;
 
   static ProcessLimits max_open_files(rlim_t n) {
     ProcessLimits limits;
