@@ -70,6 +70,45 @@ TEST(LogReopenTest, AccessLogRenamedThenSigusr1SplitsTheLinesBetweenOldAndNewFil
   }
 }
 
+// Requests in flight while logrotate works finish their lines in the old
+// file; together the two files hold every request exactly once.
+TEST(LogReopenTest, RequestsInFlightAcrossTheRotationAreLoggedExactlyOnce) {
+  constexpr int kInFlight = 4;
+  ServerProcess server({"--handler", fixture_path("slow.so")});
+  ASSERT_TRUE(server.ready()) << server.error();
+  const std::string log = server.access_log_path();
+
+  std::vector<Client> slow;
+  for (int i = 0; i < kInFlight; ++i) {
+    slow.emplace_back(server.port());
+    ASSERT_TRUE(slow.back().send("GET /slow?ms=800&n=" + std::to_string(i) + " HTTP/1.0\r\n\r\n"));
+  }
+  ASSERT_TRUE(eventually([&] { return children_of(server.pid()).size() == kInFlight; }, kLogSettles))
+      << "the slow requests are not all in flight";
+  ASSERT_NO_FATAL_FAILURE(rotate(server, log));
+  for (int i = 0; i < kRequestsPerFile; ++i) {
+    ASSERT_EQ(exchange(server.port(), "GET /after-" + std::to_string(i) + " HTTP/1.0\r\n\r\n").status, 200);
+  }
+  for (Client& client : slow) EXPECT_EQ(client.read_reply().status, 200);
+
+  ASSERT_TRUE(eventually(
+      [&] { return line_count(log) + line_count(log + ".1") == kInFlight + kRequestsPerFile; }, kLogSettles))
+      << read_file(log + ".1") << "---\n"
+      << read_file(log);
+  const std::string old_text = read_file(log + ".1");
+  const std::string new_text = read_file(log);
+  for (int i = 0; i < kInFlight; ++i) {
+    const std::string line = "\"GET /slow?ms=800&n=" + std::to_string(i) + " HTTP/1.0\" 200 ";
+    EXPECT_EQ(count_lines_containing(old_text, line), 1U) << "started before the rotation: " << old_text;
+    EXPECT_EQ(count_lines_containing(new_text, line), 0U) << new_text;
+  }
+  for (int i = 0; i < kRequestsPerFile; ++i) {
+    const std::string line = "\"GET /after-" + std::to_string(i) + " HTTP/1.0\" 200 ";
+    EXPECT_EQ(count_lines_containing(new_text, line), 1U) << new_text;
+    EXPECT_EQ(count_lines_containing(old_text, line), 0U) << old_text;
+  }
+}
+
 TEST(LogReopenTest, ErrorLogRenamedThenSigusr1SplitsTheLinesBetweenOldAndNewFile) {
   constexpr std::string_view kHandlerMessage = "throws fixture: failed before start_response";
   TempDir logs;
