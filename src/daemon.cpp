@@ -39,7 +39,7 @@ namespace {
 
 }  // namespace
 
-bool daemonize(int startup_lines, bool keep_stderr, std::string& error) {
+bool daemonize(UniqueFd dev_null, int startup_lines, bool keep_stderr, std::string& error) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     error = std::string("--daemon: pipe: ") + std::strerror(errno);
@@ -47,11 +47,6 @@ bool daemonize(int startup_lines, bool keep_stderr, std::string& error) {
   }
   UniqueFd read_end(pipe_fds[0]);
   UniqueFd write_end(pipe_fds[1]);
-  UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!null_fd) {
-    error = std::string("--daemon: open /dev/null: ") + std::strerror(errno);
-    return false;
-  }
   pid_t intermediate = ::fork();
   if (intermediate < 0) {
     error = std::string("--daemon: fork: ") + std::strerror(errno);
@@ -68,9 +63,9 @@ bool daemonize(int startup_lines, bool keep_stderr, std::string& error) {
   if (daemon != 0) ::_exit(daemon < 0 ? 1 : 0);
 
   (void)!::chdir("/");  // cannot fail in any way that matters: "/" exists
-  ::dup2(null_fd.get(), STDIN_FILENO);
+  ::dup2(dev_null.get(), STDIN_FILENO);
   ::dup2(write_end.get(), STDOUT_FILENO);  // without O_CLOEXEC, like any stdout
-  if (!keep_stderr) ::dup2(null_fd.get(), STDERR_FILENO);
+  if (!keep_stderr) ::dup2(dev_null.get(), STDERR_FILENO);
   return true;
 }
 

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "io.hpp"
+
 namespace forkserve {
 
 // fork, setsid, fork: the daemon is no session leader, so it can never get a
@@ -14,7 +16,8 @@ namespace forkserve {
 // and exits 0, or exits 1 if the daemon ended before writing them: so when
 // `forkserve --daemon` returns, the server is accepting and a script knows
 // its port. Returns only in the daemon; false with `error` if it could not
-// detach (still in the foreground, nothing forked).
-bool daemonize(int startup_lines, bool keep_stderr, std::string& error);
+// detach (still in the foreground, nothing forked). `dev_null` is opened by
+// the caller on /dev/null before any chroot, where there may be none.
+bool daemonize(UniqueFd dev_null, int startup_lines, bool keep_stderr, std::string& error);
 
 }  // namespace forkserve

@@ -96,9 +96,9 @@ void Pidfile::remove() {
   bool ours = ::fstat(file_.get(), &held) == 0 &&
               ::fstatat(dir_.get(), name_.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
               held.st_dev == named.st_dev && held.st_ino == named.st_ino;
-  if (ours && ::unlinkat(dir_.get(), name_.c_str(), 0) != 0) {
-    // Unprivileged now (--user): an empty, unlocked file names no one, and
-    // the next start takes it over.
+  if (!ours || ::unlinkat(dir_.get(), name_.c_str(), 0) != 0) {
+    // Unprivileged now (--user) or the name was taken over: an empty,
+    // unlocked file names no one, and the next start takes it over.
     (void)!::ftruncate(file_.get(), 0);
   }
   path_.clear();

@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,7 +66,8 @@ int fail(const std::string& error) {
 //  2. Logs, the module, the listening sockets and the pidfile need what only
 //     root may have: log and pid directories, a privileged port, a module's
 //     own secrets (its init runs here, as the invoking user).
-//  3. syslog's socket is opened before chroot hides /dev/log.
+//  3. syslog's socket and --daemon's /dev/null are opened before chroot
+//     hides /dev.
 //  4. chroot, which needs root, then the built-in handler's root is looked up
 //     inside it; then privileges are dropped for good.
 //  5. --daemon detaches last, once nothing that can fail is left, so every
@@ -135,6 +138,10 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
   }
 
   if (config.syslog) open_syslog();
+  UniqueFd dev_null;  // for --daemon, which may find none in the chroot
+  if (config.daemon && !(dev_null = UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC)))) {
+    return fail(std::string("--daemon: open /dev/null: ") + std::strerror(errno));
+  }
 
   if (!config.chroot_dir.empty()) {
     std::optional<std::string> root_inside;
@@ -156,7 +163,9 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
 
   if (config.daemon) {
     // The launcher relays the supervisor's start-up line(s), then returns.
-    if (!daemonize(static_cast<int>(listeners.size()), config.error_log != "-", error)) return fail(error);
+    if (!daemonize(std::move(dev_null), static_cast<int>(listeners.size()), config.error_log != "-", error)) {
+      return fail(error);
+    }
     if (!config.pidfile.empty() && !pidfile.write_pid(error)) return fail(error);
   }
   if (config.syslog) send_errors_to_syslog();

@@ -2,7 +2,9 @@
 // its start-up line; the server keeps serving from a new session without a
 // terminal, in "/", and is stopped through its pidfile.
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <climits>
@@ -92,6 +94,43 @@ TEST(DaemonTest, LauncherReturnsWithTheStartupLineAndTheDetachedServerKeepsServi
       },
       kSettles))
       << "the daemon did not exit";
+  guard.pid = 0;
+}
+
+// The production shape: bound as root, then chroot, unprivileged, detached.
+TEST(DaemonTest, DaemonInAChrootAsNobodyServesTheJailedRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chroot and --user need root";
+  if (::getpwnam("nobody") == nullptr) GTEST_SKIP() << "no user 'nobody' on this system";
+  TempDir jail;  // no /dev inside: --daemon must have opened /dev/null before the chroot
+  ASSERT_EQ(::chmod(jail.path().c_str(), 0755), 0);
+  jail.make_dir("www");
+  jail.write_file("www/index.html", "jailed\n");
+  TempDir run;
+  const std::string pidfile = run.path() + "/forkserve.pid";
+  ProcessResult launch =
+      run_process({server_binary(), "--host", "127.0.0.1", "--port", "0", "--daemon", "--chroot", jail.path(),
+                   "--root", jail.path() + "/www", "--user", "nobody", "--pidfile", pidfile, "--access-log",
+                   run.path() + "/access.log"});
+  ASSERT_TRUE(launch.status.exited && launch.status.code == 0)
+      << describe(launch.status) << ": " << launch.err;
+  std::smatch match;
+  static const std::regex kPort(R"(port (\d+) .*pid (\d+)\)\n)");
+  ASSERT_TRUE(std::regex_search(launch.out, match, kPort)) << launch.out;
+  DaemonGuard guard{static_cast<pid_t>(std::stol(match[2]))};
+  EXPECT_EQ(read_file(pidfile), std::string(match[2]) + "\n");
+
+  HttpReply reply = exchange(static_cast<std::uint16_t>(std::stoi(match[1])), "GET / HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(reply.status, 200) << reply.summary();
+  EXPECT_EQ(reply.body, "jailed\n");
+  EXPECT_EQ(::kill(guard.pid, SIGTERM), 0);
+  // As nobody it may not unlink a file in a root-owned directory: it empties it.
+  EXPECT_TRUE(eventually([&] { return read_file(pidfile).empty(); }, kSettles)) << read_file(pidfile);
+  EXPECT_TRUE(eventually(
+      [&] {
+        char state = process_info(guard.pid).state;
+        return state == '?' || state == 'Z';
+      },
+      kSettles));
   guard.pid = 0;
 }
 
