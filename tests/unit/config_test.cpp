@@ -167,5 +167,48 @@ TEST(Config, TrustProxyRejectsABadBlockNamingIt) {
   EXPECT_NE(parse({"--trust-proxy", "10.0.0.0/33"}).error.find("'10.0.0.0/33'"), std::string::npos);
 }
 
+TEST(Config, LogFormatIsCommonByDefaultAndAcceptsCombined) {
+  EXPECT_EQ(parse({}).config.log_format, LogFormat::Common);
+  CommandLine cl = parse({"--log-format", "combined"});
+  ASSERT_EQ(cl.action, CommandLine::Action::Run) << cl.error;
+  EXPECT_EQ(cl.config.log_format, LogFormat::Combined);
+  EXPECT_EQ(parse({"--log-format", "Combined"}).action, CommandLine::Action::Fail);
+}
+
+TEST(Config, ProcessOptionsAreOffByDefault) {
+  Config config = parse({}).config;
+  EXPECT_TRUE(config.user.empty());
+  EXPECT_TRUE(config.chroot_dir.empty());
+  EXPECT_TRUE(config.pidfile.empty());
+  EXPECT_FALSE(config.daemon);
+  EXPECT_FALSE(config.syslog);
+}
+
+TEST(Config, AcceptsUserChrootPidfileDaemonAndSyslog) {
+  CommandLine cl = parse(
+      {"--user", "www-data:www-data", "--chroot", "/tmp", "--pidfile", "/run/f.pid", "--daemon", "--syslog"});
+  ASSERT_EQ(cl.action, CommandLine::Action::Run) << cl.error;
+  EXPECT_EQ(cl.config.user, "www-data:www-data");
+  EXPECT_EQ(cl.config.chroot_dir, "/tmp");
+  EXPECT_EQ(cl.config.pidfile, "/run/f.pid");
+  EXPECT_TRUE(cl.config.daemon);
+  EXPECT_TRUE(cl.config.syslog);
+}
+
+TEST(Config, DaemonAndPidfileDoNotApplyToInetd) {
+  for (auto args : {std::initializer_list<const char*>{"--inetd", "--daemon"},
+                    std::initializer_list<const char*>{"--inetd", "--pidfile", "/run/f.pid"}}) {
+    CommandLine cl = parse(args);
+    EXPECT_EQ(cl.action, CommandLine::Action::Fail);
+    EXPECT_NE(cl.error.find("do not apply to --inetd"), std::string::npos) << cl.error;
+  }
+}
+
+TEST(Config, RejectsAChrootThatIsNotADirectoryAndEmptyUserOrPidfile) {
+  EXPECT_EQ(parse({"--chroot", "/nonexistent-forkserve"}).action, CommandLine::Action::Fail);
+  EXPECT_EQ(parse({"--user", ""}).action, CommandLine::Action::Fail);
+  EXPECT_EQ(parse({"--pidfile", ""}).action, CommandLine::Action::Fail);
+}
+
 }  // namespace
 }  // namespace forkserve
