@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <climits>
 #include <string>
 
@@ -78,42 +77,35 @@ TEST(PidfileTest, LeftoverFileWithLongerContentIsRewrittenWhole) {
   EXPECT_EQ(read_file(pidfile), pid_line(server.pid()));
 }
 
-TEST(PidfileTest, ChildrenHoldNoDescriptorOfThePidfileOrItsDirectory) {
+// Handler code runs in children (or workers) forked from the parent that
+// holds the lock; it must find no descriptor of the pidfile or its directory.
+TEST(PidfileTest, HandlerCodeHoldsNoDescriptorOfThePidfileOrItsDirectory) {
   TempDir run;
   const std::string pidfile = run.path() + "/forkserve.pid";
-  ServerProcess server({"--handler", module_path("hello.so"), "--pidfile", pidfile, "--grace", "0"});
+  ServerProcess server({"--handler", fixture_path("open_fds.so"), "--pidfile", pidfile});
   ASSERT_TRUE(server.ready()) << server.error();
-  Client idle(server.port());  // a child waiting for a request head
-  ASSERT_TRUE(idle.connected());
-  pid_t child = 0;
-  ASSERT_TRUE(eventually(
-      [&] {
-        std::vector<ProcessInfo> children = children_of(server.pid());
-        child = children.empty() ? 0 : children.front().pid;
-        return child != 0;
-      },
-      kSettles));
+  HttpReply reply = exchange(server.port(), "GET / HTTP/1.0\r\n\r\n");
+  ASSERT_EQ(reply.status, 200) << reply.summary();
+  ASSERT_GE(count_lines_containing(reply.body, "socket:"), 1U)
+      << "the fixture lists the client socket: " << reply.body;
+  for (const std::string& line : lines_of(reply.body)) {
+    std::string target = line.substr(line.find(' ') + 1);
+    EXPECT_NE(target, pidfile) << "handler code could unlock or rewrite the pidfile";
+    EXPECT_NE(target, run.path()) << "handler code holds the pidfile's directory";
+  }
 
-  auto targets = [](pid_t pid) {
-    std::vector<std::string> found;
-    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-    DIR* fds = ::opendir(dir.c_str());
-    if (fds == nullptr) return found;
+  std::string parent_fds;
+  const std::string fd_dir = "/proc/" + std::to_string(server.pid()) + "/fd";
+  if (DIR* fds = ::opendir(fd_dir.c_str())) {
     while (const dirent* entry = ::readdir(fds)) {
       char target[PATH_MAX];
       ssize_t n = ::readlinkat(::dirfd(fds), entry->d_name, target, sizeof target);
-      if (n > 0) found.emplace_back(target, static_cast<std::size_t>(n));
+      if (n > 0) parent_fds.append(target, static_cast<std::size_t>(n)) += '\n';
     }
     ::closedir(fds);
-    return found;
-  };
-  std::vector<std::string> parent_fds = targets(server.pid());
-  EXPECT_NE(std::find(parent_fds.begin(), parent_fds.end(), pidfile), parent_fds.end())
-      << "the parent holds the locked file open";
-  for (const std::string& target : targets(child)) {
-    EXPECT_NE(target, pidfile) << "a child could unlock or rewrite the pidfile";
-    EXPECT_NE(target, run.path()) << "a child holds the pidfile's directory";
   }
+  EXPECT_EQ(count_lines_containing(parent_fds, pidfile), 1U)
+      << "the parent holds the locked file open: " << parent_fds;
 }
 
 TEST(PidfileTest, UnwritableLocationStopsStartUpWithOneLine) {
