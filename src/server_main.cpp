@@ -156,10 +156,11 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
     }
   }
   if (user && !drop_privileges(*user, error)) return fail(error);
-  if (::geteuid() == 0) {
+  // Not under --inetd: there the super-server picks the user (xinetd's
+  // user=, tcpserver -u), and every connection would repeat the line.
+  if (::geteuid() == 0 && !config.inetd) {
     log_error("warning: serving as root (without --user): every request runs with full privileges");
   }
-  if (config.inetd) return serve_inetd(client, config, module->get(), logs);
 
   if (config.daemon) {
     // The launcher relays the supervisor's start-up line(s), then returns.
@@ -169,6 +170,7 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
     if (!config.pidfile.empty() && !pidfile.write_pid(error)) return fail(error);
   }
   if (config.syslog) send_errors_to_syslog();
+  if (config.inetd) return serve_inetd(client, config, module->get(), logs);  // no --daemon, no --pidfile
   if (!config.pidfile.empty()) Pidfile::close_in_children();
 
   return run_supervisor(config, std::move(listeners), *module, logs);
