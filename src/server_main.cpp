@@ -90,8 +90,9 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
   if (!config.user.empty() && !(user = resolve_user(config.user, error))) return fail(error);
 
   // A daemon has no stdout left for the access log ("-").
-  std::string access_log = config.daemon ? (config.access_log == "-" ? "/dev/null" : absolute(config.access_log))
-                                         : config.access_log;
+  std::string access_log = config.daemon
+                               ? (config.access_log == "-" ? "/dev/null" : absolute(config.access_log))
+                               : config.access_log;
   std::string error_log = config.daemon ? absolute(config.error_log) : config.error_log;
   LogFiles logs;
   if (!logs.open(access_log, error_log, error)) return fail(error);
