@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -66,41 +67,74 @@ LoadedModule load_module(const std::string& path, const std::string& arg) {
   return open_module(path.find('/') == std::string::npos ? "./" + path : path, path, arg);
 }
 
+HandlerModule::HandlerModule(const forkserve_module& loaded, std::string path, std::string arg)
+    : module_(&loaded), path_(std::move(path)), arg_(std::move(arg)) {
+  struct stat st {};
+  if (!path_.empty() && ::stat(path_.c_str(), &st) == 0) {
+    device_ = st.st_dev;
+    inode_ = st.st_ino;
+  }
+}
+
 HandlerModule::~HandlerModule() {
+  commit();
   if (module_->fini) module_->fini();
 }
 
-bool HandlerModule::reload(std::string& message) {
+HandlerModule::Reload HandlerModule::reload(std::string& message) {
   if (path_.empty()) {
     message = "SIGHUP: the built-in handler has no module file to reload";
-    return true;
+    return Reload::Unchanged;
+  }
+  commit();  // a reload still pending is settled: the newer one wins
+  UniqueFd file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (!file || ::fstat(file.get(), &st) != 0) {
+    message = "SIGHUP: reload handler " + path_ + ": " + std::strerror(errno) + "; keeping the old one";
+    return Reload::Failed;
+  }
+  if (st.st_dev == device_ && st.st_ino == inode_) {
+    message = "SIGHUP: handler " + path_ + " is unchanged";
+    return Reload::Unchanged;
   }
   // The dynamic loader hands back the library it already has when asked for
   // a name it knows, and a module carrying its own libstdc++ is never really
-  // unloaded: so open the file again and load it through a name not used
-  // before (one more '/' each time). If the file is the same one (same
-  // inode), the loader returns the library in memory and nothing changes.
-  UniqueFd file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!file) {
-    message = "SIGHUP: reload handler " + path_ + ": " + std::strerror(errno) + "; keeping the old one";
-    return false;
-  }
-  ++reloads_;
-  std::string fresh_name = "/proc/self/fd" + std::string(reloads_, '/') + std::to_string(file.get());
-  const forkserve_module* old = module_;
-  LoadedModule loaded = open_module(fresh_name, path_, arg_, old);
+  // unloaded: so load the opened file through a name not used before (one
+  // more '/' for each file loaded).
+  std::string fresh_name = "/proc/self/fd" + std::string(loads_ + 1, '/') + std::to_string(file.get());
+  LoadedModule loaded = open_module(fresh_name, path_, arg_, module_);
   if (!loaded.module) {
     message = "SIGHUP: " + loaded.error + "; keeping the old one";
-    return false;
+    return Reload::Failed;
   }
-  if (loaded.module == old) {
-    message = "SIGHUP: handler " + path_ + " is unchanged";
-    return true;
+  if (loaded.module == module_) {
+    // Only a module exporting its descriptor as a unique symbol gets here.
+    message = "SIGHUP: handler " + path_ +
+              ": the new file returned the loaded module's descriptor (build it with -fvisibility=hidden); "
+              "keeping the old one";
+    return Reload::Failed;
   }
+  ++loads_;
+  device_ = st.st_dev;
+  inode_ = st.st_ino;
+  previous_ = module_;
   module_ = loaded.module;
-  if (old->fini) old->fini();
   message = "SIGHUP: reloaded handler " + path_;
-  return true;
+  return Reload::Replaced;
+}
+
+void HandlerModule::commit() {
+  if (previous_ && previous_->fini) previous_->fini();
+  previous_ = nullptr;
+}
+
+void HandlerModule::rollback() {
+  if (!previous_) return;
+  if (module_->fini) module_->fini();
+  module_ = previous_;
+  previous_ = nullptr;
+  device_ = 0;  // the file at the path is the one that failed: a later SIGHUP may load it again
+  inode_ = 0;
 }
 
 }  // namespace forkserve

@@ -3,6 +3,8 @@
 
 #include <forkserve/module.h>
 
+#include <sys/types.h>
+
 #include <string>
 
 namespace forkserve {
@@ -25,25 +27,34 @@ LoadedModule load_module(const std::string& path, const std::string& arg);
 // on runs, and the way to replace it (SIGHUP). Runs fini() when destroyed.
 class HandlerModule {
  public:
-  // `path` empty: `loaded` is the built-in handler, which has no file to re-read.
-  HandlerModule(const forkserve_module& loaded, std::string path, std::string arg)
-      : module_(&loaded), path_(std::move(path)), arg_(std::move(arg)) {}
+  // `path` empty: `loaded` is the built-in handler, which has no file to
+  // re-read. Otherwise the file at `path` is the one `loaded` came from.
+  HandlerModule(const forkserve_module& loaded, std::string path, std::string arg);
   HandlerModule(const HandlerModule&) = delete;
   HandlerModule& operator=(const HandlerModule&) = delete;
   ~HandlerModule();
 
   const forkserve_module& get() const { return *module_; }
 
-  // Loads the file at the path again and runs its init; only then finishes
-  // the old module. If the new one fails, the old one stays and this returns
-  // false. `message` is one line for the error log saying what happened.
-  bool reload(std::string& message);
+  enum class Reload { Failed, Unchanged, Replaced };
+  // Loads the file now at the path, if it is another file than the one
+  // loaded (another inode: what `install` or a rename leaves), and runs its
+  // init. On Replaced, get() is the new module and the old one is kept,
+  // unfinished, until commit() (finish the old) or rollback() (finish the
+  // new, back to the old). On Failed nothing changed. `message` is one line
+  // for the error log saying what happened.
+  Reload reload(std::string& message);
+  void commit();
+  void rollback();
 
  private:
   const forkserve_module* module_;
+  const forkserve_module* previous_ = nullptr;  // after Replaced, until commit or rollback
   std::string path_;
   std::string arg_;
-  unsigned reloads_ = 0;
+  dev_t device_ = 0;  // the loaded file's identity
+  ino_t inode_ = 0;
+  unsigned loads_ = 0;
 };
 
 }  // namespace forkserve

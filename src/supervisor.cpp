@@ -1,6 +1,8 @@
 #include "supervisor.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -30,6 +32,7 @@ struct ChildSlot {
   pid_t pid;            // 0: free
   Deadline kill_at;     // past this the parent SIGKILLs it, whatever its handler did
   unsigned generation;  // workers: which set (SIGHUP starts a new one)
+  Deadline started_at;  // workers
 };
 constexpr std::size_t kLabelSize = 124;
 struct SharedSlot {
@@ -106,12 +109,22 @@ constexpr auto kTermWait = std::chrono::seconds(2);
 
 // Workers: how often the parent checks for one stuck past its deadline.
 constexpr auto kWorkerCheckInterval = std::chrono::seconds(1);
-// A worker that dies before serving its first connection failed to boot (a
-// broken module, usually). Each such death in a row doubles the pause
-// before the next start, from 100 ms; this many in a row and the server
-// gives up rather than fork forever.
+// A worker that dies before it is ready to accept failed to boot (a module
+// broken after fork(), usually). After such a death only one worker starts
+// at a time, after a pause that doubles from 100 ms with each failure in a
+// row; this many in a row and the server gives up rather than fork forever
+// (or, after a SIGHUP, goes back to the previous module).
 constexpr auto kFirstRespawnPause = std::chrono::milliseconds(100);
 constexpr int kMaxBootFailures = 5;
+
+// One set of workers, started together (at start-up or SIGHUP). Its workers
+// watch the read end of `stop`: closing the parent's write end (or the
+// parent dying) tells them to leave after their connection.
+struct WorkerSet {
+  unsigned generation;
+  UniqueFd stop_read;
+  UniqueFd stop_write;
+};
 
 class Supervisor {
  public:
@@ -137,6 +150,14 @@ class Supervisor {
     g_shared = new (static_cast<char*>(shared) + alignof(std::max_align_t)) SharedSlot[g_slot_count];
     slots_.resize(static_cast<std::size_t>(g_slot_count));
     g_slots = slots_.data();
+    if (workers_mode()) {
+      reopen_wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+      if (!reopen_wake_) {
+        log_error(std::string("eventfd: ") + std::strerror(errno));
+        return 1;
+      }
+      start_worker_set();
+    }
     install_signal_handlers();
     // Announced only now: whoever waits for this line may signal us at once.
     for (const Listener& listener : listeners_) {
@@ -197,16 +218,23 @@ class Supervisor {
     report_abnormal_exits();  // before any new child can take a freed slot
     if (g_reopen_requested) {
       g_reopen_requested = 0;
-      g_workers_shared->log_generation.fetch_add(1);  // workers reopen theirs before their next connection
+      // Workers reopen theirs before their next connection, and idle ones
+      // at once (woken through the eventfd).
+      g_workers_shared->log_generation.fetch_add(1);
       std::string error;
       if (!logs_.reopen(error)) log_error(error);
+      if (workers_mode()) (void)::eventfd_write(reopen_wake_.get(), 1);
     }
     if (g_reload_requested) {
       g_reload_requested = 0;
       std::string message;
-      bool usable = module_.reload(message);
+      HandlerModule::Reload outcome = module_.reload(message);
       log_error(message);
-      if (usable && workers_mode()) retire_workers();
+      if (!workers_mode()) {
+        module_.commit();  // children forked from now on run it
+      } else if (outcome != HandlerModule::Reload::Failed) {
+        start_worker_set();  // the old set leaves once one of the new ones is ready
+      }
     }
     return ready;
   }
@@ -309,8 +337,7 @@ class Supervisor {
     ::close(connection.fd);  // the child has its own copy
   }
 
-  // Signal dispositions for a new child or worker (a worker then installs
-  // its own SIGTERM and SIGUSR1 handlers).
+  // Signal dispositions for a new child or worker.
   void prepare_child() {
     ::signal(SIGCHLD, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
@@ -318,11 +345,7 @@ class Supervisor {
     // group (^C in a terminal, a hang-up, `pkill -USR1 forkserve` after
     // logrotate); the parent decides what they mean, so children ignore them.
     for (int sig : {SIGINT, SIGHUP, SIGUSR1}) ::signal(sig, SIG_IGN);
-    sigset_t mask = original_mask_;
-    // A worker takes SIGTERM only when idle, and from its first instant: a
-    // stop while it starts must not look like a crash.
-    if (workers_mode()) sigaddset(&mask, SIGTERM);
-    ::sigprocmask(SIG_SETMASK, &mask, nullptr);
+    ::sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
   }
 
   void back_off(const std::string& why) {
@@ -421,14 +444,61 @@ class Supervisor {
     }
   }
 
+  // A new set of workers for the current module; the previous set (if any)
+  // keeps serving until one of the new ones is ready.
+  void start_worker_set() {
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      log_error(std::string("pipe: ") + std::strerror(errno) + "; keeping the workers there are");
+      module_.rollback();
+      return;
+    }
+    if (!worker_sets_.empty()) replacing_ = true;
+    worker_sets_.push_back({++generation_, UniqueFd(pipe_fds[0]), UniqueFd(pipe_fds[1])});
+    boot_failures_ = 0;
+    respawn_at_ = Deadline{};
+  }
+
+  // Tells the set to leave: each of its workers ends after its connection.
+  void retire_worker_set(unsigned generation) {
+    std::erase_if(worker_sets_, [generation](const WorkerSet& set) { return set.generation == generation; });
+  }
+
   void start_missing_workers() {
     int running = 0;
     for (int i = 0; i < g_slot_count; ++i) {
-      if (g_slots[i].pid <= 0 || g_slots[i].generation != generation_) continue;
+      const ChildSlot& worker = g_slots[i];
+      if (worker.pid <= 0 || worker.generation != generation_) continue;
       ++running;
-      if (g_shared[i].worker.connections.load(std::memory_order_relaxed) > 0) boot_failures_ = 0;
+      if (!g_shared[i].worker.ready.load(std::memory_order_relaxed)) continue;
+      // Only a worker started after the last boot failure proves the module boots.
+      if (worker.started_at > last_boot_failure_) boot_failures_ = 0;
+      if (replacing_) finish_replacing();
     }
-    while (running < config_.workers && Clock::now() >= respawn_at_ && start_worker()) ++running;
+    // After a boot failure, one probe at a time until one gets ready.
+    int wanted = boot_failures_ > 0 ? std::min(config_.workers, running + 1 - probing()) : config_.workers;
+    while (running < wanted && Clock::now() >= respawn_at_ && start_worker()) ++running;
+  }
+
+  // Workers of the current set started since the last boot failure and not yet ready.
+  int probing() const {
+    int count = 0;
+    for (int i = 0; i < g_slot_count; ++i) {
+      const ChildSlot& worker = g_slots[i];
+      if (worker.pid > 0 && worker.generation == generation_ && worker.started_at > last_boot_failure_ &&
+          !g_shared[i].worker.ready.load(std::memory_order_relaxed)) {
+        ++count;
+      }
+    }
+    return count;
+  }
+
+  // A worker of the new set is ready: the new module boots, so the old one
+  // and its workers can go.
+  void finish_replacing() {
+    replacing_ = false;
+    module_.commit();
+    while (worker_sets_.size() > 1) worker_sets_.erase(worker_sets_.begin());
   }
 
   bool start_worker() {
@@ -438,11 +508,19 @@ class Supervisor {
     shared.label[0] = '\0';
     shared.worker.connections.store(0);
     shared.worker.busy_until_ns.store(0);
+    shared.worker.ready.store(0);
+    const WorkerSet& set = worker_sets_.back();
     pid_t pid = ::fork();
     if (pid == 0) {
       prepare_child();
-      run_worker({listener_fds_, &config_, &module_.get(), &logs_, &shared.worker, g_workers_shared, shared.label,
-                  kLabelSize});
+      // Only its own set's read end: the write ends stay with the parent, so
+      // that the parent's death, too, reads as "stop".
+      for (const WorkerSet& other : worker_sets_) {
+        ::close(other.stop_write.get());
+        if (other.generation != set.generation) ::close(other.stop_read.get());
+      }
+      run_worker({listener_fds_, &config_, &module_.get(), &logs_, &shared.worker, g_workers_shared,
+                  set.stop_read.get(), reopen_wake_.get(), shared.label, kLabelSize});
     }
     fork_failing_ = pid < 0;
     if (pid < 0) {
@@ -450,7 +528,9 @@ class Supervisor {
       respawn_at_ = Clock::now() + std::chrono::nanoseconds(kResourceBackoff.tv_nsec);
       return false;
     }
-    g_slots[slot] = {pid, Deadline::min(), generation_};
+    Deadline now = Clock::now();
+    // Until it is ready, --handler-timeout bounds its start (post_fork).
+    g_slots[slot] = {pid, now + std::chrono::seconds(config_.handler_timeout), set.generation, now};
     g_live = g_live + 1;
     return true;
   }
@@ -468,36 +548,51 @@ class Supervisor {
 
   // Called for each worker that ended abnormally, before its slot is reused.
   void count_boot_failure(int slot) {
-    if (exit_status_ != 0) return;  // already given up
-    if (g_shared[slot].worker.connections.load(std::memory_order_relaxed) > 0) {
-      boot_failures_ = 0;  // it served: a crash in a request, not at boot
+    if (exit_status_ != 0 || stopping_) return;  // deaths while stopping are ours
+    const ChildSlot& worker = g_slots[slot];
+    if (g_shared[slot].worker.ready.load(std::memory_order_relaxed)) return;  // it booted: not a boot failure
+    // Workers started together count once: a bad module kills them all at once.
+    if (worker.started_at <= last_boot_failure_) return;
+    last_boot_failure_ = Clock::now();
+    if (++boot_failures_ < kMaxBootFailures) {
+      respawn_at_ = last_boot_failure_ + kFirstRespawnPause * (1 << (boot_failures_ - 1));
       return;
     }
-    if (++boot_failures_ >= kMaxBootFailures) {
-      log_error(std::to_string(boot_failures_) +
-                " workers in a row died before serving a connection; stopping (is the handler module broken?)");
-      exit_status_ = 1;
+    if (replacing_ && worker.generation == generation_) {
+      log_error("workers of the reloaded handler died " + std::to_string(boot_failures_) +
+                " times in a row before they were ready; back to the previous handler");
+      module_.rollback();
+      retire_worker_set(generation_);
+      generation_ = worker_sets_.back().generation;
+      replacing_ = false;
+      boot_failures_ = 0;
+      respawn_at_ = Deadline{};
       return;
     }
-    respawn_at_ = Clock::now() + kFirstRespawnPause * (1 << (boot_failures_ - 1));
+    log_error(std::to_string(boot_failures_) +
+              " workers in a row died before they were ready; stopping (is the handler module broken?)");
+    exit_status_ = 1;
   }
 
-  // SIGHUP: a new set starts at once; the old one finishes its connections.
-  void retire_workers() {
-    for (int i = 0; i < g_slot_count; ++i) {
-      if (g_slots[i].pid > 0 && g_slots[i].generation == generation_) ::kill(g_slots[i].pid, SIGTERM);
-    }
-    ++generation_;
-  }
-
+  // Kills a worker stuck past its connection's deadline, or past
+  // --handler-timeout in its start-up.
   void kill_overdue_workers() {
-    std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
     Deadline now = Clock::now();
+    std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+    std::int64_t limit_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(lifetime_limit(config_)).count();
     for (int i = 0; i < g_slot_count; ++i) {
       ChildSlot& worker = g_slots[i];
-      std::int64_t busy_until = g_shared[i].worker.busy_until_ns.load(std::memory_order_relaxed);
-      if (worker.pid <= 0 || busy_until == 0 || busy_until > now_ns || now < worker.kill_at) continue;
-      log_error("worker " + std::to_string(worker.pid) + " overran every deadline of its connection; killing it");
+      if (worker.pid <= 0 || now < worker.kill_at) continue;
+      const WorkerStatus& status = g_shared[i].worker;
+      std::int64_t busy_until = status.busy_until_ns.load(std::memory_order_relaxed);
+      // A deadline is believed only near now: the worker wrote it, and one
+      // that scribbled on the shared page must not get the others killed.
+      bool overdue = busy_until != 0 && busy_until <= now_ns && busy_until > now_ns - 2 * limit_ns;
+      bool stuck_starting = !status.ready.load(std::memory_order_relaxed);
+      if (!overdue && !stuck_starting) continue;
+      log_error("worker " + std::to_string(worker.pid) +
+                (overdue ? " overran every deadline of its connection" : " did not get ready in time") +
+                "; killing it");
       ::kill(worker.pid, SIGKILL);
       worker.kill_at = now + kTermWait;  // if it is still listed then, try again
     }
@@ -512,8 +607,9 @@ class Supervisor {
       for (const Listener& listener : listeners_) {
         if (!listener.inherited) ::shutdown(listener.fd.get(), SHUT_RD);
       }
-      signal_children(SIGTERM);
+      worker_sets_.clear();
     }
+    stopping_ = true;
     listeners_.clear();  // refuse new connections at once
     if (g_live > 0 && g_stop_requests <= 1) {
       log_error("stopping: waiting up to " + std::to_string(config_.grace) + " s for " + std::to_string(g_live) +
@@ -534,10 +630,16 @@ class Supervisor {
   std::vector<Listener> listeners_;
   std::vector<pollfd> poll_fds_;  // one per listener
   std::vector<int> listener_fds_;
-  unsigned generation_ = 0;         // workers: the current set
-  int boot_failures_ = 0;
-  bool fork_failing_ = false;       // workers: the last fork() failed           // workers that died before their first connection, in a row
-  Deadline respawn_at_{};           // workers: no new one before this
+  // Workers:
+  std::vector<WorkerSet> worker_sets_;  // oldest first; the last is the current set
+  unsigned generation_ = 0;             // the current set's
+  bool replacing_ = false;              // after SIGHUP, until a worker of the new set is ready
+  UniqueFd reopen_wake_;                // eventfd: written at SIGUSR1 to wake idle workers
+  int boot_failures_ = 0;               // workers that died before they were ready, in a row
+  Deadline last_boot_failure_{};
+  Deadline respawn_at_{};               // no new worker before this
+  bool fork_failing_ = false;           // the last fork() failed
+  bool stopping_ = false;
   int exit_status_ = 0;
   HandlerModule& module_;
   LogFiles& logs_;

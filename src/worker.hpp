@@ -16,11 +16,13 @@
 namespace forkserve {
 
 // What a worker tells its parent, in memory shared with it. The parent only
-// uses it to decide about that worker: a worker scribbling here can get
-// itself killed or restarted, nothing more.
+// uses it to decide about that worker, and only believes a deadline near the
+// present: a worker scribbling here can get itself killed or restarted,
+// nothing more.
 struct WorkerStatus {
   std::atomic<std::int64_t> busy_until_ns{0};  // steady clock; 0 while waiting for a connection
   std::atomic<std::uint32_t> connections{0};   // accepted so far
+  std::atomic<std::uint32_t> ready{0};         // 1 once post_fork is done and it waits for connections
 };
 
 // Written by the parent, read by every worker.
@@ -38,12 +40,15 @@ struct WorkerSetup {
   LogFiles* logs;
   WorkerStatus* status;
   const WorkersShared* shared;
-  char* label;  // shared, as Connection::label
+  int stop_fd;         // readable (EOF) when the parent retires this worker's set, or dies
+  int reopen_wake_fd;  // an eventfd the parent writes at SIGUSR1
+  char* label;         // shared, as Connection::label
   std::size_t label_size;
 };
 
-// Runs in the worker right after fork(), with the signal mask as the parent
-// found it; never returns. SIGTERM: finish the connection in hand, then exit.
+// Runs in the worker right after fork(); never returns. Stops after the
+// connection in hand when stop_fd says so; SIGTERM, as for any child, ends it
+// at once.
 [[noreturn]] void run_worker(const WorkerSetup& setup);
 
 }  // namespace forkserve

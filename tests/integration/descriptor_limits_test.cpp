@@ -122,19 +122,28 @@ TEST(DescriptorExhaustionTest, AcceptFailingWithEmfileBacksOffInsteadOfSpinning)
   constexpr milliseconds kWindow{2'000};
   constexpr milliseconds kMaxCpuInWindow{500};
   // What the parent holds once started (0-2, the listener, the access log),
+  // and what the process that accepts holds (the parent, or a worker),
   // measured on a server started without a limit.
   int held_at_start = 0;
+  int accepting_holds = 0;
   {
     ServerProcess probe({"--handler", module_path("hello.so")});
     ASSERT_TRUE(probe.ready()) << probe.error();
     held_at_start = count_open_fds(probe.pid());
     ASSERT_GT(held_at_start, 0);
+    accepting_holds = held_at_start;
+    if (workers_under_test()) {
+      ASSERT_TRUE(eventually([&] { return !children_of(probe.pid()).empty(); }, milliseconds(5'000)));
+      pid_t worker = children_of(probe.pid()).at(0).pid;
+      // Until it has made its epoll instance, a worker's count is not final.
+      ASSERT_TRUE(eventually([&] { return count_open_fds(worker) >= held_at_start; }, milliseconds(5'000)));
+      accepting_holds = count_open_fds(worker);
+    }
   }
   // With exactly that many allowed the server starts, but accept() has no
-  // descriptor left to return. (A worker holds one more: its epoll instance.)
-  const int accepting_holds = held_at_start + (workers_under_test() ? 1 : 0);
+  // descriptor left to return.
   ServerProcess server({"--handler", module_path("hello.so")},
-                       ProcessLimits::max_open_files(static_cast<rlim_t>(accepting_holds)));
+                       ProcessLimits::max_open_files(static_cast<rlim_t>(std::max(held_at_start, accepting_holds))));
   ASSERT_TRUE(server.ready()) << "the server cannot start with RLIMIT_NOFILE " << held_at_start << ": "
                               << server.error();
   ASSERT_EQ(count_open_fds(server.pid()), held_at_start) << "the limit leaves room for accept()";

@@ -6,6 +6,11 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -92,11 +97,98 @@ TEST(WorkersTest, WorkersDyingBeforeTheirFirstConnectionStopTheServerWithStatus1
   ExitStatus status = server.wait_for_exit(milliseconds(20'000));
   EXPECT_TRUE(status.exited && status.code == 1) << describe(status) << "; stderr: " << server.stderr_text();
   const std::string log = server.stderr_text();
-  EXPECT_EQ(count_lines_containing(log, "died before serving a connection"), 1U) << log;
+  EXPECT_EQ(count_lines_containing(log, "died before they were ready"), 1U) << log;
   // Paused and then stopped: a handful of attempts, not a fork storm; the
   // workers still starting are stopped, not killed.
   EXPECT_EQ(count_lines_containing(log, "killed by signal"), 0U) << log;
   EXPECT_LE(count_lines_containing(log, "exited with status 3"), 8U) << log;
+}
+
+TEST(WorkersTest, OldWorkersLeaveAfterSighupEvenUnderSustainedLoad) {
+  SKIP_IN_THE_WORKERS_RUN();
+  ServerProcess server({"--handler", fixture_path("slow.so"), "--workers", "2"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  ASSERT_TRUE(eventually([&] { return child_pids(server.pid()).size() == 2; }, kSettle));
+  const std::vector<pid_t> old_workers = child_pids(server.pid());
+
+  // Keep the listener busy from four clients, so a worker never finds it idle.
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&] {
+      while (!stop) {
+        if (exchange(server.port(), "GET /slow?ms=50 HTTP/1.0\r\n\r\n").status != 200) ++failures;
+      }
+    });
+  }
+  server.signal(SIGHUP);
+  bool replaced = eventually(
+      [&] {
+        for (pid_t pid : old_workers) {
+          char state = process_info(pid).state;
+          if (state != '?' && state != 'Z') return false;
+        }
+        return true;
+      },
+      kSettle);
+  stop = true;
+  for (std::thread& client : clients) client.join();
+  EXPECT_TRUE(replaced) << "the old workers kept serving under load";
+  EXPECT_EQ(failures.load(), 0) << "requests failed across the replacement";
+  EXPECT_EQ(child_pids(server.pid()).size(), 2U);
+}
+
+TEST(WorkersTest, WorkersLeaveWhenTheParentIsKilled) {
+  SKIP_IN_THE_WORKERS_RUN();
+  ServerProcess server({"--handler", module_path("hello.so"), "--workers", "2"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  ASSERT_TRUE(eventually([&] { return child_pids(server.pid()).size() == 2; }, kSettle));
+  const std::vector<pid_t> workers = child_pids(server.pid());
+  server.signal(SIGKILL);
+  EXPECT_TRUE(eventually(
+      [&] {
+        for (pid_t pid : workers) {
+          char state = process_info(pid).state;
+          if (state != '?' && state != 'Z') return false;
+        }
+        return true;
+      },
+      kSettle))
+      << "orphaned workers kept the port";
+  EXPECT_TRUE(eventually([&] { return connect_error(server.port()) == ECONNREFUSED; }, kSettle));
+}
+
+TEST(WorkersTest, StoppingAnIdlePoolWithGraceZeroIsAStopNotABootFailure) {
+  SKIP_IN_THE_WORKERS_RUN();
+  ServerProcess server({"--handler", module_path("hello.so"), "--workers", "8", "--grace", "0"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  ASSERT_TRUE(eventually([&] { return child_pids(server.pid()).size() == 8; }, kSettle));
+  ExitStatus status = server.stop();
+  EXPECT_TRUE(status.exited && status.code == 0) << describe(status) << "; stderr: " << server.stderr_text();
+  EXPECT_EQ(count_lines_containing(server.stderr_text(), "before they were ready"), 0U) << server.stderr_text();
+}
+
+TEST(WorkersTest, ReloadedModuleWhoseWorkersDieAtStartIsRolledBack) {
+  SKIP_IN_THE_WORKERS_RUN();
+  TempDir dir;
+  const std::string handler = dir.path() + "/handler.so";
+  auto install = [&](const std::string& source) {
+    std::filesystem::copy_file(source, handler + ".new", std::filesystem::copy_options::overwrite_existing);
+    ASSERT_EQ(std::rename((handler + ".new").c_str(), handler.c_str()), 0);
+  };
+  ASSERT_NO_FATAL_FAILURE(install(module_path("hello.so")));
+  ServerProcess server({"--handler", handler, "--workers", "2"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  ASSERT_EQ(exchange(server.port(), "GET / HTTP/1.0\r\n\r\n").body, "Hello, World!");
+
+  ASSERT_NO_FATAL_FAILURE(install(fixture_path("fails_after_fork.so")));
+  server.signal(SIGHUP);
+  EXPECT_TRUE(eventually(
+      [&] { return count_lines_containing(server.stderr_text(), "back to the previous handler") == 1; }, kSettle))
+      << server.stderr_text();
+  EXPECT_NE(process_info(server.pid()).state, '?') << "the server gave up: " << server.stderr_text();
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(exchange(server.port(), "GET / HTTP/1.0\r\n\r\n").body, "Hello, World!");
 }
 
 TEST(WorkersTest, MaxRequestsWithoutWorkersIsAUsageError) {
