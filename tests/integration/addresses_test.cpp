@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "integration/environ_dump.hpp"
 #include "integration/http_client.hpp"
 #include "integration/server_process.hpp"
 
@@ -30,15 +31,6 @@ bool have_ipv6_loopback() {
 #define SKIP_WITHOUT_IPV6() \
   if (!have_ipv6_loopback()) GTEST_SKIP() << "the kernel cannot bind ::1 (no IPv6)"
 
-// environ_dump's value for `name` in a reply body ("NAME=value" lines).
-std::string environ_value(const std::string& body, const std::string& name) {
-  std::string text = "\n" + body;
-  std::size_t at = text.find("\n" + name + "=");
-  if (at == std::string::npos) return "<" + name + " missing>";
-  std::size_t start = at + name.size() + 2;
-  return text.substr(start, text.find('\n', start) - start);
-}
-
 std::string startup_line(const ServerProcess& server, const std::string& host, std::uint16_t port) {
   std::string workers = workers_under_test() ? ", " + std::to_string(*workers_under_test()) + " workers" : "";
   return "forkserve: serving HTTP on " + host + " port " + std::to_string(port) + " (backlog 128, pid " +
@@ -56,11 +48,11 @@ TEST(AddressesTest, ListensOnIpv4AndIpv6LoopbackAtOnce) {
 
   HttpReply v4 = exchange("127.0.0.1", server.ports()[0], "GET /four HTTP/1.0\r\n\r\n");
   ASSERT_EQ(v4.status, 200) << v4.summary();
-  EXPECT_EQ(environ_value(v4.body, "REMOTE_ADDR"), "127.0.0.1");
+  EXPECT_EQ(environ_variable(v4.body, "REMOTE_ADDR"), "127.0.0.1");
   HttpReply v6 = exchange("::1", server.ports()[1], "GET /six HTTP/1.0\r\n\r\n");
   ASSERT_EQ(v6.status, 200) << v6.summary();
-  EXPECT_EQ(environ_value(v6.body, "REMOTE_ADDR"), "::1");
-  EXPECT_EQ(environ_value(v6.body, "SERVER_PORT"), std::to_string(server.ports()[1]));
+  EXPECT_EQ(environ_variable(v6.body, "REMOTE_ADDR"), "::1");
+  EXPECT_EQ(environ_variable(v6.body, "SERVER_PORT"), std::to_string(server.ports()[1]));
 }
 
 TEST(AddressesTest, DualStackHostServesIpv4ClientsAsPlainIpv4) {
@@ -70,11 +62,11 @@ TEST(AddressesTest, DualStackHostServesIpv4ClientsAsPlainIpv4) {
   EXPECT_EQ(server.startup_line(), startup_line(server, "::", server.port()));
   HttpReply reply = exchange("127.0.0.1", server.port(), "GET / HTTP/1.0\r\n\r\n");
   ASSERT_EQ(reply.status, 200) << reply.summary();
-  EXPECT_EQ(environ_value(reply.body, "REMOTE_ADDR"), "127.0.0.1") << "not ::ffff:127.0.0.1";
-  EXPECT_EQ(environ_value(reply.body, "SERVER_NAME"), "127.0.0.1");
+  EXPECT_EQ(environ_variable(reply.body, "REMOTE_ADDR"), "127.0.0.1") << "not ::ffff:127.0.0.1";
+  EXPECT_EQ(environ_variable(reply.body, "SERVER_NAME"), "127.0.0.1");
   HttpReply v6 = exchange("::1", server.port(), "GET / HTTP/1.0\r\n\r\n");
   ASSERT_EQ(v6.status, 200) << v6.summary();
-  EXPECT_EQ(environ_value(v6.body, "REMOTE_ADDR"), "::1");
+  EXPECT_EQ(environ_variable(v6.body, "REMOTE_ADDR"), "::1");
 }
 
 TEST(AddressesTest, EveryListenAddressAnswers) {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "integration/environ_dump.hpp"
 #include "integration/http_client.hpp"
 #include "integration/server_process.hpp"
 
@@ -106,15 +107,6 @@ struct TcpPair {
   std::uint16_t client_port = 0;
 };
 
-// environ_dump's value for `name` in a reply body ("NAME=value" lines).
-std::string environ_value(const std::string& body, const std::string& name) {
-  std::string text = "\n" + body;
-  std::size_t at = text.find("\n" + name + "=");
-  if (at == std::string::npos) return "<" + name + " missing>";
-  std::size_t start = at + name.size() + 2;
-  return text.substr(start, text.find('\n', start) - start);
-}
-
 TEST(InetdTest, ServesTheConnectionOnStandardInputAndExits) {
   TcpPair pair;
   ASSERT_TRUE(pair.client->connected());
@@ -133,9 +125,9 @@ TEST(InetdTest, ServesTheConnectionOnStandardInputAndExits) {
   EXPECT_TRUE(reply.raw.starts_with("HTTP/1.0 200 OK\r\n")) << "no start-up line before the response";
   // Nothing after the body: the access log ('-', standard output) is not the client.
   EXPECT_EQ(reply.header("Content-Length"), std::to_string(reply.body.size())) << reply.summary();
-  EXPECT_EQ(environ_value(reply.body, "PATH_INFO"), "/one");
-  EXPECT_EQ(environ_value(reply.body, "REMOTE_ADDR"), "127.0.0.1");
-  EXPECT_EQ(environ_value(reply.body, "REMOTE_PORT"), std::to_string(pair.client_port));
+  EXPECT_EQ(environ_variable(reply.body, "PATH_INFO"), "/one");
+  EXPECT_EQ(environ_variable(reply.body, "REMOTE_ADDR"), "127.0.0.1");
+  EXPECT_EQ(environ_variable(reply.body, "REMOTE_PORT"), std::to_string(pair.client_port));
 }
 
 TEST(InetdTest, KeepsErrorLinesOffTheClientSocket) {
@@ -204,8 +196,8 @@ TEST(InetdTest, TakesTheRemoteAddressFromTcpserverVariablesAndLogsToStandardErro
   reply.raw = raw;
   parse_reply(reply);
   ASSERT_EQ(reply.status, 200) << reply.summary();
-  EXPECT_EQ(environ_value(reply.body, "REMOTE_ADDR"), "192.0.2.7");
-  EXPECT_EQ(environ_value(reply.body, "REMOTE_PORT"), "4242");
+  EXPECT_EQ(environ_variable(reply.body, "REMOTE_ADDR"), "192.0.2.7");
+  EXPECT_EQ(environ_variable(reply.body, "REMOTE_PORT"), "4242");
   // The access log ('-', standard output) is the client here: its lines join standard error.
   std::string logged = read_file(stderr_path);
   EXPECT_TRUE(logged.starts_with("192.0.2.7 - - [")) << logged;
@@ -227,8 +219,8 @@ TEST(InetdTest, ServesTheConnectionSystemdPassesAsFd3) {
   ExitStatus status = server.wait_for_exit(kExitTimeout);
   EXPECT_TRUE(status.exited && status.code == 0) << describe(status) << "; " << server.error();
   ASSERT_EQ(reply.status, 200) << reply.summary();
-  EXPECT_EQ(environ_value(reply.body, "PATH_INFO"), "/three");
-  EXPECT_EQ(environ_value(reply.body, "REMOTE_PORT"), std::to_string(pair.client_port));
+  EXPECT_EQ(environ_variable(reply.body, "PATH_INFO"), "/three");
+  EXPECT_EQ(environ_variable(reply.body, "REMOTE_PORT"), std::to_string(pair.client_port));
   EXPECT_NE(read_file(server.access_log_path()).find("\"GET /three HTTP/1.0\" 200 "), std::string::npos);
 }
 
@@ -286,9 +278,9 @@ TEST(InetdTest, ServesUnderTcpserver) {
     ASSERT_TRUE(client.send("GET " + std::string(path) + " HTTP/1.0\r\n\r\n"));
     HttpReply reply = client.read_reply();
     ASSERT_EQ(reply.status, 200) << reply.summary();
-    EXPECT_EQ(environ_value(reply.body, "PATH_INFO"), path);
-    EXPECT_EQ(environ_value(reply.body, "REMOTE_ADDR"), "127.0.0.1");
-    EXPECT_EQ(environ_value(reply.body, "REMOTE_PORT"), std::to_string(ntohs(local.sin_port)));
+    EXPECT_EQ(environ_variable(reply.body, "PATH_INFO"), path);
+    EXPECT_EQ(environ_variable(reply.body, "REMOTE_ADDR"), "127.0.0.1");
+    EXPECT_EQ(environ_variable(reply.body, "REMOTE_PORT"), std::to_string(ntohs(local.sin_port)));
     EXPECT_NE(read_file(log_path).find("\"GET " + std::string(path) + " HTTP/1.0\" 200 "), std::string::npos)
         << read_file(log_path);
   }

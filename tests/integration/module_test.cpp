@@ -6,24 +6,12 @@
 #include <cstring>
 #include <string>
 
+#include "integration/environ_dump.hpp"
 #include "integration/http_client.hpp"
 #include "integration/server_process.hpp"
 
 namespace forkserve::integration {
 namespace {
-
-// The lines of environ_dump's variable block (before the blank line).
-std::vector<std::string> environ_lines(const std::string& body) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t end = body.find('\n', start);
-    if (end == std::string::npos || end == start) break;  // the blank line ends the block
-    lines.push_back(body.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
 
 bool has_line(const std::vector<std::string>& lines, std::string_view line) {
   for (const std::string& l : lines) {

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "integration/environ_dump.hpp"
 #include "integration/http_client.hpp"
 #include "integration/log_text.hpp"
 #include "integration/proc_inspect.hpp"
@@ -190,14 +191,6 @@ struct Answer {
   std::string failure;  // curl's complaint, if any
 };
 
-std::string variable(const std::string& body, std::string_view name) {
-  std::string prefix = std::string(name) + "=";
-  for (const std::string& line : lines_of(body.substr(0, body.find("\n\n")))) {
-    if (line.starts_with(prefix)) return line.substr(prefix.size());
-  }
-  return "<unset>";
-}
-
 class NginxTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -259,9 +252,9 @@ class NginxTest : public ::testing::Test {
     reply.raw = curl.out;
     parse_reply(reply);
     answer.status = reply.status;
-    answer.remote_addr = variable(reply.body, "REMOTE_ADDR");
-    answer.forwarded_for = variable(reply.body, "HTTP_X_FORWARDED_FOR");
-    answer.server_port = variable(reply.body, "SERVER_PORT");
+    answer.remote_addr = environ_variable(reply.body, "REMOTE_ADDR");
+    answer.forwarded_for = environ_variable(reply.body, "HTTP_X_FORWARDED_FOR");
+    answer.server_port = environ_variable(reply.body, "SERVER_PORT");
     return answer;
   }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "integration/environ_dump.hpp"
 #include "integration/http_client.hpp"
 #include "integration/log_text.hpp"
 #include "integration/proc_inspect.hpp"
@@ -14,19 +15,6 @@ namespace forkserve::integration {
 namespace {
 
 constexpr milliseconds kLogSettles{5'000};
-
-// environ_dump's "NAME=value" lines, up to the blank line before the body.
-std::vector<std::string> environ_lines(const std::string& body) {
-  return lines_of(body.substr(0, body.find("\n\n")));
-}
-
-std::string variable(const std::vector<std::string>& lines, std::string_view name) {
-  std::string prefix = std::string(name) + "=";
-  for (const std::string& line : lines) {
-    if (line.starts_with(prefix)) return line.substr(prefix.size());
-  }
-  return "<unset>";
-}
 
 struct Seen {
   std::string remote_addr;
@@ -44,7 +32,6 @@ Seen request_through(std::vector<std::string> args, const std::string& forwarded
   HttpReply reply =
       exchange(server.port(), "GET /who HTTP/1.0\r\nX-Forwarded-For: " + forwarded_for + "\r\n\r\n");
   EXPECT_EQ(reply.status, 200) << reply.summary();
-  std::vector<std::string> lines = environ_lines(reply.body);
 
   std::string log;
   EXPECT_TRUE(eventually(
@@ -53,7 +40,7 @@ Seen request_through(std::vector<std::string> args, const std::string& forwarded
         return !log.empty() && log.back() == '\n';
       },
       kLogSettles));
-  return {variable(lines, "REMOTE_ADDR"), variable(lines, "HTTP_X_FORWARDED_FOR"),
+  return {environ_variable(reply.body, "REMOTE_ADDR"), environ_variable(reply.body, "HTTP_X_FORWARDED_FOR"),
           log.substr(0, log.find(' '))};
 }
 

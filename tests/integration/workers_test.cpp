@@ -31,6 +31,15 @@ std::vector<pid_t> child_pids(pid_t parent) {
   return pids;
 }
 
+// True when none of `pids` runs any more (gone, or a zombie left to init).
+bool all_gone(const std::vector<pid_t>& pids) {
+  for (pid_t pid : pids) {
+    char state = process_info(pid).state;
+    if (state != '?' && state != 'Z') return false;
+  }
+  return true;
+}
+
 // These tests choose their own --workers; the Workers.* run would only repeat them.
 #define SKIP_IN_THE_WORKERS_RUN() \
   if (workers_under_test()) GTEST_SKIP() << "runs once, with its own --workers"
@@ -123,15 +132,7 @@ TEST(WorkersTest, OldWorkersLeaveAfterSighupEvenUnderSustainedLoad) {
     });
   }
   server.signal(SIGHUP);
-  bool replaced = eventually(
-      [&] {
-        for (pid_t pid : old_workers) {
-          char state = process_info(pid).state;
-          if (state != '?' && state != 'Z') return false;
-        }
-        return true;
-      },
-      kSettle);
+  bool replaced = eventually([&] { return all_gone(old_workers); }, kSettle);
   stop = true;
   for (std::thread& client : clients) client.join();
   EXPECT_TRUE(replaced) << "the old workers kept serving under load";
@@ -146,16 +147,7 @@ TEST(WorkersTest, WorkersLeaveWhenTheParentIsKilled) {
   ASSERT_TRUE(eventually([&] { return child_pids(server.pid()).size() == 2; }, kSettle));
   const std::vector<pid_t> workers = child_pids(server.pid());
   server.signal(SIGKILL);
-  EXPECT_TRUE(eventually(
-      [&] {
-        for (pid_t pid : workers) {
-          char state = process_info(pid).state;
-          if (state != '?' && state != 'Z') return false;
-        }
-        return true;
-      },
-      kSettle))
-      << "orphaned workers kept the port";
+  EXPECT_TRUE(eventually([&] { return all_gone(workers); }, kSettle)) << "orphaned workers kept the port";
   EXPECT_TRUE(eventually([&] { return connect_error(server.port()) == ECONNREFUSED; }, kSettle));
 }
 
