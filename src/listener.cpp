@@ -1,5 +1,7 @@
 #include "listener.hpp"
 
+#include <arpa/inet.h>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -107,7 +109,10 @@ Listener open_listener(const Endpoint& where, const ListenOptions& options, std:
 }
 
 bool ipv4_served_elsewhere(const Endpoint& where, const std::vector<Endpoint>& all) {
-  if (where.host != "::" || where.port == 0) return false;  // port 0: each socket gets its own
+  // Any spelling of the IPv6 wildcard ("::", "0::0", ...).
+  in6_addr address{};
+  bool any = ::inet_pton(AF_INET6, where.host.c_str(), &address) == 1 && IN6_IS_ADDR_UNSPECIFIED(&address);
+  if (!any || where.port == 0) return false;  // port 0: each socket gets its own
   for (const Endpoint& other : all) {
     if (other.port == where.port && other.host.find(':') == std::string::npos) return true;
   }
@@ -117,7 +122,10 @@ bool ipv4_served_elsewhere(const Endpoint& where, const std::vector<Endpoint>& a
 std::optional<int> systemd_fd_count(const char* listen_pid, const char* listen_fds, pid_t self) {
   auto pid = to_number<pid_t>(listen_pid);
   auto count = to_number<int>(listen_fds);
-  if (!pid || *pid != self || !count || *count < 1) return std::nullopt;
+  // More than could be open is not a count systemd would pass (and 3 + it must not overflow).
+  if (!pid || *pid != self || !count || *count < 1 || *count > ::sysconf(_SC_OPEN_MAX) - kFirstSystemdFd) {
+    return std::nullopt;
+  }
   return count;
 }
 

@@ -99,9 +99,12 @@ HandlerModule::Reload HandlerModule::reload(std::string& message) {
   }
   // The dynamic loader hands back the library it already has when asked for
   // a name it knows, and a module carrying its own libstdc++ is never really
-  // unloaded: so load the opened file through a name not used before (one
-  // more '/' for each file loaded).
-  std::string fresh_name = "/proc/self/fd" + std::string(loads_ + 1, '/') + std::to_string(file.get());
+  // unloaded: so load the file through a spelling of its path not used
+  // before, one more '/' before the file name for each file loaded (no /proc
+  // needed, which a chroot may lack).
+  std::string path = path_.find('/') == std::string::npos ? "./" + path_ : path_;
+  std::size_t slash = path.rfind('/');
+  std::string fresh_name = path.substr(0, slash) + std::string(loads_ + 2, '/') + path.substr(slash + 1);
   LoadedModule loaded = open_module(fresh_name, path_, arg_, module_);
   if (!loaded.module) {
     message = "SIGHUP: " + loaded.error + "; keeping the old one";

@@ -93,7 +93,7 @@ void Pidfile::remove() {
   if (!file_ || path_.empty()) return;
   struct stat held {};
   struct stat named {};
-  bool ours = ::fstat(file_.get(), &held) == 0 &&
+  bool ours = dir_ && ::fstat(file_.get(), &held) == 0 &&
               ::fstatat(dir_.get(), name_.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
               held.st_dev == named.st_dev && held.st_ino == named.st_ino;
   if (!ours || ::unlinkat(dir_.get(), name_.c_str(), 0) != 0) {
@@ -108,6 +108,11 @@ void Pidfile::remove() {
 }
 
 Pidfile::~Pidfile() { remove(); }
+
+void Pidfile::close_directory() {
+  dir_.reset();
+  g_held_dir = -1;
+}
 
 void Pidfile::close_in_children() {
   static bool registered = false;

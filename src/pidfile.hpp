@@ -30,6 +30,10 @@ class Pidfile {
   // (after --user), empties it; then lets the lock go.
   void remove();
 
+  // Closes the directory kept for remove(): inside a chroot it would be a
+  // way out. remove() then only empties the file.
+  void close_directory();
+
   // From now on every fork() closes the child's copies of the descriptors
   // (a pthread_atfork child handler, so before any handler code runs, in
   // per-connection children and workers alike): handler code must not be

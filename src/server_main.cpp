@@ -63,12 +63,15 @@ int fail(const std::string& error) {
 //  1. The inetd connection or systemd's sockets are taken before the logs
 //     open (standard output may be the client); --user is resolved next,
 //     while /etc/passwd is in sight and before anything is created.
-//  2. Logs, the module, the listening sockets and the pidfile need what only
-//     root may have: log and pid directories, a privileged port, a module's
-//     own secrets (its init runs here, as the invoking user).
+//  2. The pidfile lock comes first of what is created, so that a second
+//     instance is refused before it runs a module's init or binds. Logs, the
+//     module and the listening sockets need what only root may have: log
+//     directories, a privileged port, a module's own secrets (its init runs
+//     here, as the invoking user). The pid is written after the bind.
 //  3. syslog's socket and --daemon's /dev/null are opened before chroot
 //     hides /dev.
-//  4. chroot, which needs root, then the built-in handler's root is looked up
+//  4. chroot, which needs root (the pidfile's directory is let go first: it
+//     would be a way out), then the built-in handler's root is looked up
 //     inside it; then privileges are dropped for good.
 //  5. --daemon detaches last, once nothing that can fail is left, so every
 //     start-up error still reaches the terminal and the exit status; the pid
@@ -88,6 +91,10 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
   std::string error;
   std::optional<Credentials> user;
   if (!config.user.empty() && !(user = resolve_user(config.user, error))) return fail(error);
+
+  // First, so that an instance refused here has not run a module's init or bound anything.
+  Pidfile pidfile;
+  if (!config.pidfile.empty() && !pidfile.acquire(config.pidfile, error)) return fail(error);
 
   // A daemon has no stdout left for the access log ("-").
   std::string access_log = config.daemon
@@ -132,11 +139,7 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
     if (listeners.empty()) return fail(error);
   }
 
-  Pidfile pidfile;
-  if (!config.pidfile.empty()) {
-    if (!pidfile.acquire(config.pidfile, error)) return fail(error);
-    if (!config.daemon && !pidfile.write_pid(error)) return fail(error);
-  }
+  if (!config.pidfile.empty() && !config.daemon && !pidfile.write_pid(error)) return fail(error);
 
   if (config.syslog) open_syslog();
   UniqueFd dev_null;  // for --daemon, which may find none in the chroot
@@ -149,6 +152,7 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
     if (builtin_in_chroot && !(root_inside = path_inside(config.chroot_dir, config.root, error))) {
       return fail(error);
     }
+    pidfile.close_directory();
     if (!enter_chroot(config.chroot_dir, error)) return fail(error);
     if (builtin_in_chroot) {
       LoadedModule loaded = start_builtin(*root_inside);
