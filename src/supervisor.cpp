@@ -167,6 +167,9 @@ class Supervisor {
                                     (workers_mode() ? ", " + std::to_string(config_.workers) + " workers" : "") +
                                     ")\n");
     }
+    // A daemon's standard output was the launcher's pipe, there for these
+    // lines only; from now on it is /dev/null, as its standard input is.
+    if (config_.daemon) ::dup2(STDIN_FILENO, STDOUT_FILENO);
     if (workers_mode()) {
       supervise_workers();
     } else {

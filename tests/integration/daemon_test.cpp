@@ -80,6 +80,11 @@ TEST(DaemonTest, LauncherReturnsWithTheStartupLineAndTheDetachedServerKeepsServi
   char cwd[PATH_MAX];
   ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/cwd").c_str(), cwd, sizeof cwd);
   EXPECT_EQ(std::string(cwd, n > 0 ? static_cast<std::size_t>(n) : 0), "/");
+  // Once the start-up line is out, standard output is /dev/null, not a pipe
+  // nobody reads any more (a handler writing there would get EPIPE).
+  char out[PATH_MAX];
+  n = ::readlink(("/proc/" + std::to_string(pid) + "/fd/1").c_str(), out, sizeof out);
+  EXPECT_EQ(std::string(out, n > 0 ? static_cast<std::size_t>(n) : 0), "/dev/null");
   EXPECT_TRUE(eventually([&] { return count_lines_containing(read_file(access_log), "/after-launch") == 1; },
                          kSettles))
       << read_file(access_log);
