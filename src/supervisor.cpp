@@ -107,8 +107,11 @@ constexpr int kAcceptBatch = 8;
 // After --grace, stragglers get SIGTERM, then this long before SIGKILL.
 constexpr auto kTermWait = std::chrono::seconds(2);
 
-// Workers: how often the parent checks for one stuck past its deadline.
+// Workers: how often the parent checks for one stuck past its deadline, and,
+// while a new set replaces the old one, for the first new worker ready (until
+// then both sets serve).
 constexpr auto kWorkerCheckInterval = std::chrono::seconds(1);
+constexpr auto kReplacementCheckInterval = std::chrono::milliseconds(10);
 // A worker that dies before it is ready to accept failed to boot (a module
 // broken after fork(), usually). After such a death only one worker starts
 // at a time, after a pause that doubles from 100 ms with each failure in a
@@ -156,7 +159,7 @@ class Supervisor {
         log_error(std::string("eventfd: ") + std::strerror(errno));
         return 1;
       }
-      start_worker_set();
+      if (!start_worker_set()) return 1;
     }
     install_signal_handlers();
     // Announced only now: whoever waits for this line may signal us at once.
@@ -236,7 +239,7 @@ class Supervisor {
       if (!workers_mode()) {
         module_.commit();  // children forked from now on run it
       } else if (outcome != HandlerModule::Reload::Failed) {
-        start_worker_set();  // the old set leaves once one of the new ones is ready
+        (void)start_worker_set();  // the old set leaves once one of the new ones is ready
       }
     }
     return ready;
@@ -437,7 +440,7 @@ class Supervisor {
       kill_overdue_workers();
       // Wake for the next check, or sooner when a paused start is due.
       Deadline now = Clock::now();
-      Deadline next = now + kWorkerCheckInterval;
+      Deadline next = now + (replacing_ ? Clock::duration(kReplacementCheckInterval) : kWorkerCheckInterval);
       if (respawn_at_ > now) next = std::min(next, respawn_at_);
       timespec timeout = time_until(next);
       // With no worker at all because fork() fails, answer 503 as the
@@ -448,18 +451,20 @@ class Supervisor {
   }
 
   // A new set of workers for the current module; the previous set (if any)
-  // keeps serving until one of the new ones is ready.
-  void start_worker_set() {
+  // keeps serving until one of the new ones is ready. False if it cannot.
+  bool start_worker_set() {
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-      log_error(std::string("pipe: ") + std::strerror(errno) + "; keeping the workers there are");
+      log_error(std::string("pipe: ") + std::strerror(errno) +
+                (worker_sets_.empty() ? "" : "; keeping the workers there are"));
       module_.rollback();
-      return;
+      return false;
     }
     if (!worker_sets_.empty()) replacing_ = true;
     worker_sets_.push_back({++generation_, UniqueFd(pipe_fds[0]), UniqueFd(pipe_fds[1])});
     boot_failures_ = 0;
     respawn_at_ = Deadline{};
+    return true;
   }
 
   // Tells the set to leave: each of its workers ends after its connection.

@@ -1,10 +1,13 @@
 #include "integration/proc_inspect.hpp"
 
+#include "integration/server_process.hpp"
+
 #include <dirent.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace forkserve::integration {
@@ -52,6 +55,32 @@ int count_open_fds(pid_t pid) {
   }
   ::closedir(dir);
   return count;
+}
+
+namespace {
+
+int count_open_sockets(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return -1;
+  int count = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    char target[64];
+    ssize_t n = ::readlinkat(::dirfd(dir), entry->d_name, target, sizeof target);
+    if (n > 0 && std::string_view(target, static_cast<std::size_t>(n)).starts_with("socket:")) ++count;
+  }
+  ::closedir(dir);
+  return count;
+}
+
+}  // namespace
+
+std::vector<pid_t> serving_processes(pid_t server) {
+  std::vector<pid_t> serving;
+  for (const ProcessInfo& child : children_of(server)) {
+    if (!workers_under_test() || count_open_sockets(child.pid) >= 2) serving.push_back(child.pid);
+  }
+  return serving;
 }
 
 ProcessInfo process_info(pid_t pid) {

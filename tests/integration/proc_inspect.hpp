@@ -15,6 +15,11 @@ namespace forkserve::integration {
 // Entries in /proc/PID/fd; -1 when the process is gone.
 int count_open_fds(pid_t pid);
 
+// The server's processes serving a connection now: its children in the
+// default mode; with --workers, the workers holding a socket besides the
+// (one) listener: the accepted connection.
+std::vector<pid_t> serving_processes(pid_t server);
+
 struct ProcessInfo {
   pid_t pid = 0;
   char state = '?';  // R, S, D, Z, ... from /proc/PID/stat

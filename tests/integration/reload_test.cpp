@@ -41,12 +41,18 @@ TEST(ReloadTest, SighupLoadsTheReplacedModuleFileForNewConnections) {
   ASSERT_TRUE(server.ready()) << server.error();
   ASSERT_EQ(exchange(server.port(), "GET / HTTP/1.0\r\n\r\n").body, "Hello, World!");
 
+  // Workers: the old set serves until a new worker is ready, then leaves.
+  const std::vector<ProcessInfo> old_workers = workers_under_test() ? children_of(server.pid()) : std::vector<ProcessInfo>{};
   ASSERT_NO_FATAL_FAILURE(install_module(module_path("environ_dump.so"), handler));
   server.signal(SIGHUP);
   EXPECT_TRUE(eventually([&] { return count_lines_containing(server.stderr_text(), "reloaded handler") == 1; }, kSettle))
       << server.stderr_text();
   EXPECT_TRUE(eventually([&] { return serves_environ_dump(server); }, kSettle))
       << "still the old module after SIGHUP; stderr: " << server.stderr_text();
+  for (const ProcessInfo& worker : old_workers) {
+    EXPECT_TRUE(eventually([&] { char s = process_info(worker.pid).state; return s == '?' || s == 'Z'; }, kSettle))
+        << "an old worker stayed after the new set was ready";
+  }
   // And every connection from then on.
   for (int i = 0; i < 6; ++i) EXPECT_TRUE(serves_environ_dump(server));
   EXPECT_TRUE(eventually([&] { return count_zombie_children(server.pid()) == 0; }, kSettle));

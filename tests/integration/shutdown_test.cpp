@@ -31,9 +31,9 @@ milliseconds since(Clock::time_point start) { return duration_cast<milliseconds>
 // that child's pid (0 if none appeared).
 pid_t start_in_flight(const ServerProcess& server, Client& client, std::string_view request) {
   if (!client.connected() || !client.send(request)) return 0;
-  std::vector<ProcessInfo> children;
-  eventually([&] { return !(children = children_of(server.pid())).empty(); }, kChildAppears);
-  return children.empty() ? 0 : children.front().pid;
+  std::vector<pid_t> serving;
+  eventually([&] { return !(serving = serving_processes(server.pid())).empty(); }, kChildAppears);
+  return serving.empty() ? 0 : serving.front();
 }
 
 class ShutdownTest : public ::testing::Test {
