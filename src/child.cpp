@@ -385,14 +385,13 @@ int serve_connection(const Connection& connection, const Config& config, const f
   return 0;
 }
 
-void disarm_phase_alarm() {
-  ::alarm(0);
-  g_alarm.response_done = 0;
-}
+void disarm_phase_alarm() { ::alarm(0); }  // serve_connection resets the rest
 
 std::chrono::seconds lifetime_limit(const Config& config) {
+  constexpr auto kSlack = std::chrono::seconds(5);  // a loaded machine
   return std::chrono::seconds(config.header_timeout + config.body_timeout + config.handler_timeout +
-                              config.write_timeout + 2 + 5);
+                              config.write_timeout) +
+         kLingerTime + kSlack;
 }
 
 void end_child(int status) { ::_exit(status); }
