@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "environ.hpp"
+#include "connection/environ.hpp"
 #include "http/request_parser.hpp"
 #include "http/response.hpp"
 #include "requests.hpp"

@@ -1,4 +1,4 @@
-#include "child.hpp"
+#include "connection/child.hpp"
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -13,13 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "environ.hpp"
+#include "connection/environ.hpp"
 #include "http/date.hpp"
 #include "http/response.hpp"
 #include "http/request_parser.hpp"
-#include "log.hpp"
-#include "response_writer.hpp"
-#include "trusted_proxies.hpp"
+#include "core/log.hpp"
+#include "connection/response_writer.hpp"
+#include "net/trusted_proxies.hpp"
 
 namespace forkserve {
 namespace {

@@ -4,8 +4,8 @@
 #include <forkserve/module.h>
 #include <sys/socket.h>
 
-#include "config.hpp"
-#include "io.hpp"
+#include "core/config.hpp"
+#include "net/io.hpp"
 
 namespace forkserve {
 

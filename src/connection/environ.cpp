@@ -1,4 +1,4 @@
-#include "environ.hpp"
+#include "connection/environ.hpp"
 
 #include <forkserve/version.hpp>
 

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "address.hpp"
+#include "net/address.hpp"
 #include "http/request_parser.hpp"
 
 namespace forkserve {

@@ -1,4 +1,4 @@
-#include "response_writer.hpp"
+#include "connection/response_writer.hpp"
 
 #include <sys/socket.h>
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "http/response.hpp"
-#include "io.hpp"
+#include "net/io.hpp"
 
 namespace forkserve {
 

@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include "core/config.hpp"
 
 #include <getopt.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <iterator>
 #include <optional>
 
-#include "address.hpp"
+#include "net/address.hpp"
 
 namespace forkserve {
 namespace {

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "address.hpp"
-#include "log.hpp"
-#include "trusted_proxies.hpp"
+#include "net/address.hpp"
+#include "core/log.hpp"
+#include "net/trusted_proxies.hpp"
 
 namespace forkserve {
 

@@ -42,7 +42,7 @@
 #include "handlers/safe_path.hpp"
 #include "http/date.hpp"
 #include "http/response.hpp"
-#include "io.hpp"
+#include "net/io.hpp"
 
 namespace forkserve::handlers {
 namespace {

@@ -1,4 +1,4 @@
-#include "inetd.hpp"
+#include "master/inetd.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -11,8 +11,8 @@
 #include <cstring>
 #include <string_view>
 
-#include "child.hpp"
-#include "listener.hpp"
+#include "connection/child.hpp"
+#include "net/listener.hpp"
 
 namespace forkserve {
 namespace {

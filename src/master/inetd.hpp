@@ -8,9 +8,9 @@
 
 #include <string>
 
-#include "config.hpp"
-#include "io.hpp"
-#include "log.hpp"
+#include "core/config.hpp"
+#include "net/io.hpp"
+#include "core/log.hpp"
 
 namespace forkserve {
 

@@ -1,4 +1,4 @@
-#include "supervisor.hpp"
+#include "master/supervisor.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "child.hpp"
-#include "worker.hpp"
+#include "connection/child.hpp"
+#include "master/worker.hpp"
 
 namespace forkserve {
 namespace {

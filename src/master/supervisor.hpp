@@ -4,10 +4,10 @@
 
 #include <forkserve/module.h>
 
-#include "config.hpp"
-#include "listener.hpp"
-#include "log.hpp"
-#include "module_loader.hpp"
+#include "core/config.hpp"
+#include "net/listener.hpp"
+#include "core/log.hpp"
+#include "module/module_loader.hpp"
 
 #include <vector>
 

@@ -1,4 +1,4 @@
-#include "worker.hpp"
+#include "master/worker.hpp"
 
 #include <signal.h>
 #include <sys/epoll.h>

@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <span>
 
-#include "child.hpp"
-#include "config.hpp"
-#include "log.hpp"
+#include "connection/child.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
 
 namespace forkserve {
 

@@ -1,4 +1,4 @@
-#include "module_loader.hpp"
+#include "module/module_loader.hpp"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "io.hpp"
+#include "net/io.hpp"
 
 namespace forkserve {
 

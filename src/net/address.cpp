@@ -1,4 +1,4 @@
-#include "address.hpp"
+#include "net/address.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "io.hpp"
+#include "net/io.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

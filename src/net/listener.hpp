@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "address.hpp"
-#include "io.hpp"
+#include "net/address.hpp"
+#include "net/io.hpp"
 
 namespace forkserve {
 

@@ -1,4 +1,4 @@
-#include "trusted_proxies.hpp"
+#include "net/trusted_proxies.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "daemon.hpp"
+#include "startup/daemon.hpp"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -8,8 +8,8 @@
 #include <cstring>
 #include <string_view>
 
-#include "io.hpp"
-#include "log.hpp"
+#include "net/io.hpp"
+#include "core/log.hpp"
 
 namespace forkserve {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "io.hpp"
+#include "net/io.hpp"
 
 namespace forkserve {
 

@@ -1,4 +1,4 @@
-#include "pidfile.hpp"
+#include "startup/pidfile.hpp"
 
 #include <fcntl.h>
 #include <pthread.h>

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "io.hpp"
+#include "net/io.hpp"
 
 namespace forkserve {
 

@@ -1,4 +1,4 @@
-#include "privileges.hpp"
+#include "startup/privileges.hpp"
 
 #include <grp.h>
 #include <pwd.h>

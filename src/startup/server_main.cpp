@@ -13,16 +13,16 @@
 #include <forkserve/server.hpp>
 #include <forkserve/version.hpp>
 
-#include "config.hpp"
-#include "daemon.hpp"
+#include "core/config.hpp"
+#include "startup/daemon.hpp"
 #include "handlers/static_files.hpp"
-#include "inetd.hpp"
-#include "listener.hpp"
-#include "log.hpp"
-#include "module_loader.hpp"
-#include "pidfile.hpp"
-#include "privileges.hpp"
-#include "supervisor.hpp"
+#include "master/inetd.hpp"
+#include "net/listener.hpp"
+#include "core/log.hpp"
+#include "module/module_loader.hpp"
+#include "startup/pidfile.hpp"
+#include "startup/privileges.hpp"
+#include "master/supervisor.hpp"
 
 namespace forkserve {
 namespace {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "log.hpp"
+#include "core/log.hpp"
 
 namespace forkserve {
 namespace {

@@ -1,4 +1,4 @@
-#include "address.hpp"
+#include "net/address.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "listener.hpp"
+#include "net/listener.hpp"
 
 namespace forkserve {
 namespace {

@@ -4,7 +4,7 @@
 #include <sstream>
 #include <string>
 
-#include "config.hpp"
+#include "core/config.hpp"
 
 namespace forkserve {
 namespace {

@@ -1,4 +1,4 @@
-#include "module_loader.hpp"
+#include "module/module_loader.hpp"
 
 #include <dlfcn.h>
 #include <gtest/gtest.h>
