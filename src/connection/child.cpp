@@ -18,6 +18,7 @@
 #include "http/response.hpp"
 #include "http/request_parser.hpp"
 #include "core/log.hpp"
+#include "module/abi.hpp"
 #include "connection/response_writer.hpp"
 #include "net/trusted_proxies.hpp"
 
@@ -278,12 +279,23 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
   for (const auto& [name, value] : environ.variables) {
     pairs.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
   }
-  forkserve_request request{pairs.data(), pairs.size(),  &ctx,         &read_input,   &log_from_handler,
-                            &start_response, &set_content_length, &write_body, &send_file, &headers_sent,
-                            &last_error};
+  forkserve_request request{sizeof(forkserve_request),
+                            FORKSERVE_ABI_MINOR,
+                            pairs.data(),
+                            pairs.size(),
+                            &ctx,
+                            &read_input,
+                            &log_from_handler,
+                            &start_response,
+                            &set_content_length,
+                            &write_body,
+                            &send_file,
+                            &headers_sent,
+                            &last_error,
+                            /*run_once=*/config.workers == 0 || config.inetd ? 1 : 0};
   ctx.writer.on_head_sent(&start_response_phase);
   arm_phase_alarm(config, ctx, access_log_fd, access_prefix, access_trailer);
-  if (module.handle(&request) != FORKSERVE_OK) {
+  if (call_handle(module, request) != FORKSERVE_OK) {
     ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
   } else if (!ctx.writer.finish()) {
     ctx.log(ctx.writer.error());
