@@ -2,18 +2,23 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "net/io.hpp"
 
 namespace forkserve {
 
 LoadedModule start_module(const forkserve_module* module, const std::string& label, const std::string& arg) {
-  auto fail = [&label](const std::string& why) { return LoadedModule{nullptr, "handler " + label + ": " + why}; };
+  auto fail = [&label](const std::string& why) {
+    return LoadedModule::failed("handler " + label + ": " + why);
+  };
   if (module == nullptr) return fail("the entry point returned no descriptor");
   if (module->magic != FORKSERVE_MODULE_MAGIC) return fail("bad descriptor magic (not a forkserve module)");
   if (module->abi_major != FORKSERVE_ABI_MAJOR) {
@@ -29,57 +34,146 @@ LoadedModule start_module(const forkserve_module* module, const std::string& lab
     error[sizeof error - 1] = '\0';
     return fail(std::string("init failed: ") + (error[0] ? error : "no reason given"));
   }
-  return LoadedModule{module, {}};
+  LoadedModule started;
+  started.module = module;
+  return started;
 }
 
 namespace {
 
-// dlopen(file) + the entry point; runs init unless the descriptor is
-// `current` (the loader handed back a library it already had). Errors name
-// `label` once.
-LoadedModule open_module(const std::string& file, const std::string& label, const std::string& arg,
-                         const forkserve_module* current = nullptr) {
-  void* library = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+// How long the trial of a module (loading it and its init()) may take. The
+// parent waits for it, so this bounds how long a module whose init() hangs
+// can keep the parent from accepting.
+constexpr auto kTrialTimeout = std::chrono::seconds(10);
+
+// The trial child's exit statuses besides those of a crash.
+constexpr int kTrialUnloads = 0;
+constexpr int kTrialFailed = 1;
+constexpr int kTrialStaysLoaded = 3;
+
+// dlopen(name) + the entry point + start_module. Errors name `label` once.
+LoadedModule open_module(const std::string& name, const std::string& label, const std::string& arg) {
+  void* library = ::dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (library == nullptr) {
     std::string why = ::dlerror();
     // dlerror() starts with the file name; say it once.
-    if (why.starts_with(file + ": ")) why.erase(0, file.size() + 2);
-    return LoadedModule{nullptr, "handler " + label + ": " + why};
+    if (why.starts_with(name + ": ")) why.erase(0, name.size() + 2);
+    return LoadedModule::failed("handler " + label + ": " + why);
   }
   void* entry = ::dlsym(library, FORKSERVE_MODULE_SYMBOL);
   if (entry == nullptr) {
     ::dlclose(library);
-    return LoadedModule{nullptr, "handler " + label + ": no " FORKSERVE_MODULE_SYMBOL
-                                                      " symbol (not a forkserve handler module?)"};
+    return LoadedModule::failed("handler " + label +
+                                ": no " FORKSERVE_MODULE_SYMBOL " symbol (not a forkserve handler module?)");
   }
-  const forkserve_module* descriptor = reinterpret_cast<forkserve_module_entry>(entry)();
-  if (descriptor != nullptr && descriptor == current) {
-    ::dlclose(library);  // one reference fewer; the library itself stays
-    return LoadedModule{current, {}};
+  LoadedModule loaded = start_module(reinterpret_cast<forkserve_module_entry>(entry)(), label, arg);
+  if (loaded.module) {
+    loaded.library = library;
+  } else {
+    ::dlclose(library);
   }
-  LoadedModule loaded = start_module(descriptor, label, arg);
-  if (!loaded.module) ::dlclose(library);
+  return loaded;
+}
+
+// Runs fini() and unloads the library (the code goes once nothing else holds it).
+void finish(LoadedModule& loaded) {
+  if (loaded.module && loaded.module->fini) loaded.module->fini();
+  if (loaded.library) ::dlclose(loaded.library);
+  loaded.module = nullptr;
+  loaded.library = nullptr;
+}
+
+struct Trial {
+  bool passed = false;
+  bool unloads = true;
+  std::string error;  // when not passed
+};
+
+std::string describe_wait_status(int status) {
+  if (WIFSIGNALED(status)) {
+    const char* name = ::strsignal(WTERMSIG(status));
+    return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + (name ? name : "unknown") + ")";
+  }
+  return "exit status " + std::to_string(WEXITSTATUS(status));
+}
+
+// Loads `name` and runs init(arg) and fini() in a child that then leaves, and
+// reports how that went: the parent only loads what this child survived.
+Trial try_in_child(const std::string& name, const std::string& label, const std::string& arg) {
+  auto failed = [&label](const std::string& why) {
+    return Trial{false, true, "handler " + label + ": " + why};
+  };
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return failed(std::string("pipe: ") + std::strerror(errno));
+  UniqueFd report(fds[0]);
+  UniqueFd report_write(fds[1]);
+  const Deadline deadline = Clock::now() + kTrialTimeout;
+  pid_t pid = ::fork();
+  if (pid < 0) return failed(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    LoadedModule loaded = open_module(name, label, arg);
+    if (!loaded.module) {
+      const iovec message{loaded.error.data(), loaded.error.size()};
+      (void)write_all(report_write.get(), {&message, 1}, deadline);
+      ::_exit(kTrialFailed);
+    }
+    finish(loaded);
+    // Still there after dlclose(): something pinned it (unique symbols of a
+    // module built without hidden visibility, thread_local destructors).
+    void* pinned = ::dlopen(name.c_str(), RTLD_NOW | RTLD_NOLOAD);
+    ::_exit(pinned ? kTrialStaysLoaded : kTrialUnloads);
+  }
+  report_write.reset();
+  std::string message;
+  char buffer[512];
+  IoResult got;
+  while ((got = read_some(report.get(), buffer, deadline)).status == IoStatus::Ok) {
+    if (message.size() < 4096) message.append(buffer, got.bytes);
+  }
+  const bool timed_out = got.status == IoStatus::TimedOut;
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) {
+    return failed("loading it and its init() took longer than " + std::to_string(kTrialTimeout.count()) +
+                  " s (stopped)");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialUnloads) return Trial{true, true, {}};
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialStaysLoaded) return Trial{true, false, {}};
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialFailed && !message.empty()) {
+    return Trial{false, true, message};
+  }
+  return failed("loading it or its init() crashed a trial process: " + describe_wait_status(status));
+}
+
+// The trial, then the real load in this process.
+LoadedModule load_image(ModuleImage& image, const std::string& label, const std::string& arg) {
+  const std::string name = image.load_name();
+  Trial trial = try_in_child(name, label, arg);
+  if (!trial.passed) return LoadedModule::failed(trial.error);
+  LoadedModule loaded = open_module(name, label, arg);
+  loaded.identity = image.identity();
+  loaded.digest = image.digest();
+  loaded.unloads = trial.unloads;
   return loaded;
 }
 
 }  // namespace
 
 LoadedModule load_module(const std::string& path, const std::string& arg) {
-  return open_module(path.find('/') == std::string::npos ? "./" + path : path, path, arg);
+  std::string error;
+  std::optional<ModuleImage> image = ModuleImage::copy(path, error);
+  if (!image) return LoadedModule::failed("handler " + path + ": " + error);
+  return load_image(*image, path, arg);
 }
 
-HandlerModule::HandlerModule(const forkserve_module& loaded, std::string path, std::string arg)
-    : module_(&loaded), path_(std::move(path)), arg_(std::move(arg)) {
-  struct stat st {};
-  if (!path_.empty() && ::stat(path_.c_str(), &st) == 0) {
-    device_ = st.st_dev;
-    inode_ = st.st_ino;
-  }
-}
+HandlerModule::HandlerModule(LoadedModule loaded, std::string path, std::string arg)
+    : current_(std::move(loaded)), path_(std::move(path)), arg_(std::move(arg)) {}
 
 HandlerModule::~HandlerModule() {
   commit();
-  if (module_->fini) module_->fini();
+  finish(current_);
 }
 
 HandlerModule::Reload HandlerModule::reload(std::string& message) {
@@ -88,57 +182,47 @@ HandlerModule::Reload HandlerModule::reload(std::string& message) {
     return Reload::Unchanged;
   }
   commit();  // a reload still pending is settled: the newer one wins
-  UniqueFd file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-  struct stat st {};
-  if (!file || ::fstat(file.get(), &st) != 0) {
-    message = "SIGHUP: reload handler " + path_ + ": " + std::strerror(errno) + "; keeping the old one";
-    return Reload::Failed;
-  }
-  if (st.st_dev == device_ && st.st_ino == inode_) {
+  auto unchanged = [&] {
     message = "SIGHUP: handler " + path_ + " is unchanged";
     return Reload::Unchanged;
+  };
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0 && FileIdentity::of(st) == current_.identity) return unchanged();
+  std::string error;
+  std::optional<ModuleImage> image = ModuleImage::copy(path_, error);
+  if (!image) {
+    message = "SIGHUP: reload handler " + path_ + ": " + error + "; keeping the old one";
+    return Reload::Failed;
   }
-  // The dynamic loader hands back the library it already has when asked for
-  // a name it knows, and a module carrying its own libstdc++ is never really
-  // unloaded: so load the file through a spelling of its path not used
-  // before, one more '/' before the file name for each file loaded (no /proc
-  // needed, which a chroot may lack).
-  std::string path = path_.find('/') == std::string::npos ? "./" + path_ : path_;
-  std::size_t slash = path.rfind('/');
-  std::string fresh_name = path.substr(0, slash) + std::string(loads_ + 2, '/') + path.substr(slash + 1);
-  LoadedModule loaded = open_module(fresh_name, path_, arg_, module_);
+  if (image->digest() == current_.digest) {
+    current_.identity = image->identity();  // touched or copied again: same bytes
+    return unchanged();
+  }
+  LoadedModule loaded = load_image(*image, path_, arg_);
   if (!loaded.module) {
     message = "SIGHUP: " + loaded.error + "; keeping the old one";
     return Reload::Failed;
   }
-  if (loaded.module == module_) {
-    // Only a module exporting its descriptor as a unique symbol gets here.
-    message = "SIGHUP: handler " + path_ +
-              ": the new file returned the loaded module's descriptor (build it with -fvisibility=hidden); "
-              "keeping the old one";
-    return Reload::Failed;
-  }
-  ++loads_;
-  device_ = st.st_dev;
-  inode_ = st.st_ino;
-  previous_ = module_;
-  module_ = loaded.module;
   message = "SIGHUP: reloaded handler " + path_;
+  if (!current_.unloads) {
+    message +=
+        " (the module it replaces stays mapped: it cannot be unloaded, e.g. built without "
+        "-fvisibility=hidden or leaving thread_local destructors)";
+  }
+  previous_ = std::exchange(current_, std::move(loaded));
   return Reload::Replaced;
 }
 
 void HandlerModule::commit() {
-  if (previous_ && previous_->fini) previous_->fini();
-  previous_ = nullptr;
+  if (previous_) finish(*previous_);
+  previous_.reset();
 }
 
 void HandlerModule::rollback() {
   if (!previous_) return;
-  if (module_->fini) module_->fini();
-  module_ = previous_;
-  previous_ = nullptr;
-  device_ = 0;  // the file at the path is the one that failed: a later SIGHUP may load it again
-  inode_ = 0;
+  finish(current_);
+  current_ = std::move(*previous_);
+  previous_.reset();
 }
 
 }  // namespace forkserve

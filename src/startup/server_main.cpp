@@ -130,7 +130,7 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
       loaded = start_builtin(config.root);
     }
     if (!loaded.module) return fail(loaded.error);
-    module.emplace(*loaded.module, handler_path, config.handler_arg);
+    module.emplace(std::move(loaded), handler_path, config.handler_arg);
   }
 
   std::vector<Listener> listeners;
@@ -157,7 +157,7 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
     if (builtin_in_chroot) {
       LoadedModule loaded = start_builtin(*root_inside);
       if (!loaded.module) return fail(loaded.error);
-      module.emplace(*loaded.module, "", "");
+      module.emplace(std::move(loaded), "", "");
     }
   }
   if (user && !drop_privileges(*user, error)) return fail(error);

@@ -1,14 +1,15 @@
 #include "integration/proc_inspect.hpp"
 
-#include "integration/server_process.hpp"
-
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include "integration/server_process.hpp"
 
 namespace forkserve::integration {
 namespace {
@@ -97,6 +98,19 @@ std::optional<milliseconds> cpu_time(pid_t pid) {
   if (ticks_per_second <= 0) return std::nullopt;
   return milliseconds(
       static_cast<long long>(line.cpu_ticks * 1000 / static_cast<unsigned long long>(ticks_per_second)));
+}
+
+std::optional<std::size_t> count_mappings(pid_t pid) {
+  const std::string maps = read_file("/proc/" + std::to_string(pid) + "/maps");
+  if (maps.empty()) return std::nullopt;
+  return static_cast<std::size_t>(std::count(maps.begin(), maps.end(), '\n'));
+}
+
+std::optional<long> resident_kib(pid_t pid) {
+  const std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
+  std::size_t at = status.find("\nVmRSS:");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtol(status.c_str() + at + 8, nullptr, 10);
 }
 
 std::vector<ProcessInfo> children_of(pid_t parent) {

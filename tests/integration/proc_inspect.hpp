@@ -34,6 +34,11 @@ pid_t parent_of(pid_t pid);
 // User plus system CPU time it has used (utime + stime); nullopt when gone.
 std::optional<milliseconds> cpu_time(pid_t pid);
 
+// Lines of /proc/PID/maps: the mappings every fork() copies; nullopt when gone.
+std::optional<std::size_t> count_mappings(pid_t pid);
+// VmRSS from /proc/PID/status, in KiB; nullopt when gone.
+std::optional<long> resident_kib(pid_t pid);
+
 // Every process whose parent is `parent`, from a scan of /proc/*/stat.
 std::vector<ProcessInfo> children_of(pid_t parent);
 std::size_t count_zombie_children(pid_t parent);

@@ -64,7 +64,7 @@ TEST(ModuleLoader, ReportsInitFailureWithTheModulesReason) {
 TEST(ModuleLoader, ReportsMissingFileOnce) {
   LoadedModule loaded = load_module("/nonexistent/x.so", "");
   EXPECT_EQ(loaded.module, nullptr);
-  EXPECT_EQ(loaded.error, "handler /nonexistent/x.so: cannot open shared object file: No such file or directory");
+  EXPECT_EQ(loaded.error, "handler /nonexistent/x.so: open: No such file or directory");
 }
 
 TEST(ModuleLoader, RejectsALibraryWithoutTheEntryPoint) {
