@@ -17,15 +17,43 @@
 #ifndef FORKSERVE_EXPORT_HPP
 #define FORKSERVE_EXPORT_HPP
 
-#include <forkserve/handler.hpp>
-
 #include <cstring>
+#include <forkserve/handler.hpp>
 #include <optional>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 
+#if defined(__GLIBCXX__)
+#include <dlfcn.h>
+// libstdc++'s own clean-up (of its emergency exception pool, ~72 KiB taken
+// from the process's malloc when the library starts), meant for leak checkers.
+namespace __gnu_cxx {
+void __freeres() noexcept;
+}
+#endif
+
 namespace forkserve::detail {
+
+// A module that carries its own libstdc++ (-static-libstdc++, the default of
+// forkserve_add_handler) starts a private copy of it when loaded, and nothing
+// hands back what that copy took from malloc when the module is unloaded: so
+// every reload would leave one more pool in the server. This object's
+// destructor runs at dlclose() and frees the pool, but only the module's own
+// (a shared libstdc++.so is not this module's to clean up).
+struct PrivateRuntimeRelease {
+  ~PrivateRuntimeRelease() {
+#if defined(__GLIBCXX__)
+    Dl_info module{}, runtime{};
+    if (::dladdr(reinterpret_cast<void*>(&anchor), &module) != 0 &&
+        ::dladdr(reinterpret_cast<void*>(&__gnu_cxx::__freeres), &runtime) != 0 &&
+        module.dli_fbase == runtime.dli_fbase) {
+      __gnu_cxx::__freeres();
+    }
+#endif
+  }
+  static void anchor() {}  // an address inside the module
+};
 
 inline void copy_message(std::string_view message, char* out, std::size_t out_size) {
   if (out_size == 0) return;
@@ -79,20 +107,30 @@ struct ModuleGlue {
   static void fini() { instance.reset(); }
 
   static constexpr void (*post_fork_hook())() {
-    if constexpr (requires(Handler& h) { h.post_fork(); }) {
+    if constexpr (requires(Handler & h) { h.post_fork(); }) {
       return &post_fork;
     } else {
       return nullptr;
     }
   }
 
-  static constexpr forkserve_module describe(const char* name, int (*init_hook)(const char*, char*, std::size_t)) {
-    return {FORKSERVE_MODULE_MAGIC, FORKSERVE_ABI_MAJOR, FORKSERVE_ABI_MINOR,
-            static_cast<uint32_t>(sizeof(forkserve_module)), name, init_hook, post_fork_hook(), &handle, &fini};
+  static constexpr forkserve_module describe(const char* name,
+                                             int (*init_hook)(const char*, char*, std::size_t)) {
+    return {FORKSERVE_MODULE_MAGIC,
+            FORKSERVE_ABI_MAJOR,
+            FORKSERVE_ABI_MINOR,
+            static_cast<uint32_t>(sizeof(forkserve_module)),
+            name,
+            init_hook,
+            post_fork_hook(),
+            &handle,
+            &fini};
   }
 
   static const forkserve_module* descriptor(const char* name) {
     static const forkserve_module module = describe(name, &init);
+    static PrivateRuntimeRelease release_at_unload;
+    (void)release_at_unload;
     return &module;
   }
 
@@ -109,10 +147,9 @@ struct ModuleGlue {
 
 }  // namespace forkserve::detail
 
-#define FORKSERVE_EXPORT_HANDLER(Handler)                                               \
-  extern "C" __attribute__((visibility("default"))) const forkserve_module* forkserve_module_v1( \
-      void) {                                                                           \
-    return ::forkserve::detail::ModuleGlue<Handler>::descriptor(#Handler);              \
+#define FORKSERVE_EXPORT_HANDLER(Handler)                                                               \
+  extern "C" __attribute__((visibility("default"))) const forkserve_module* forkserve_module_v1(void) { \
+    return ::forkserve::detail::ModuleGlue<Handler>::descriptor(#Handler);                              \
   }
 
 #endif  // FORKSERVE_EXPORT_HPP

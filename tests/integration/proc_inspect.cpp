@@ -106,11 +106,12 @@ std::optional<std::size_t> count_mappings(pid_t pid) {
   return static_cast<std::size_t>(std::count(maps.begin(), maps.end(), '\n'));
 }
 
-std::optional<long> resident_kib(pid_t pid) {
+std::optional<long> status_kib(pid_t pid, std::string_view field) {
   const std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
-  std::size_t at = status.find("\nVmRSS:");
+  const std::string label = "\n" + std::string(field) + ":";
+  std::size_t at = status.find(label);
   if (at == std::string::npos) return std::nullopt;
-  return std::strtol(status.c_str() + at + 8, nullptr, 10);
+  return std::strtol(status.c_str() + at + label.size(), nullptr, 10);
 }
 
 std::vector<ProcessInfo> children_of(pid_t parent) {

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "integration/server_process.hpp"
@@ -36,8 +37,10 @@ std::optional<milliseconds> cpu_time(pid_t pid);
 
 // Lines of /proc/PID/maps: the mappings every fork() copies; nullopt when gone.
 std::optional<std::size_t> count_mappings(pid_t pid);
-// VmRSS from /proc/PID/status, in KiB; nullopt when gone.
-std::optional<long> resident_kib(pid_t pid);
+// A figure in KiB from /proc/PID/status: "VmRSS" (resident), "RssAnon"
+// (resident and anonymous: what a leak grows), "VmData" (data and heap,
+// touched or not); nullopt when gone.
+std::optional<long> status_kib(pid_t pid, std::string_view field);
 
 // Every process whose parent is `parent`, from a scan of /proc/*/stat.
 std::vector<ProcessInfo> children_of(pid_t parent);
