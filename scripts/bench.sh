@@ -3,6 +3,9 @@
 # small servers, and prints Markdown tables. Results are printed, not asserted.
 #   scripts/bench.sh          3 interleaved rounds and the microbenchmarks (about 10 minutes)
 #   scripts/bench.sh --quick  one short round, for development (under a minute)
+#   scripts/bench.sh --reload-soak
+#                             1,000 SIGHUP reloads alternating two modules, then the
+#                             reloaded server against a fresh one: mappings, memory, req/s
 #
 # Builds in Release (build-bench/) and installs, if missing, ab (apache2-utils)
 # and Google Benchmark, then the optional peers: wrk, busybox, mini-httpd,
@@ -28,6 +31,9 @@ case "${1:-}" in
     micro_args=(--benchmark_min_time=0.2 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
                 --benchmark_enable_random_interleaving=true)
     ;;
+  --reload-soak)
+    reload_soak=true
+    ;;
   --quick)
     quick=true
     rounds=1
@@ -35,8 +41,9 @@ case "${1:-}" in
     time_cap=3
     micro_args=(--benchmark_min_time=0.05)
     ;;
-  *) echo "usage: scripts/bench.sh [--quick]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [--quick | --reload-soak]" >&2; exit 2 ;;
 esac
+reload_soak=${reload_soak:-false}
 concurrencies=(1 16 128)
 dir=$root/build-bench
 bin=$dir/bench
@@ -124,7 +131,7 @@ install_optional() {
 }
 
 need_packages apache2-utils libbenchmark-dev
-install_optional wrk busybox mini-httpd apache2 nginx lighttpd libhttp-parser-dev
+$reload_soak || install_optional wrk busybox mini-httpd apache2 nginx lighttpd libhttp-parser-dev
 
 say "building Release into $dir"
 build_into "$dir" -DCMAKE_BUILD_TYPE=Release -DFORKSERVE_BENCH=ON -DFORKSERVE_TESTS=OFF >&2
@@ -188,6 +195,58 @@ start_server() {
   sed 's/^/    /' "$run/$name.out" >&2
   kill -TERM -- "-$pid" 2>/dev/null || true
 }
+
+# --- --reload-soak: what 1,000 reloads leave in the parent -------------------
+# Two servers with the same module, one just started, one that has reloaded
+# 1,000 times alternating two modules (each reload waited for, as signals
+# sent faster merge). Every fork() copies the parent's mappings, so whatever
+# reloads leave behind would show in the default mode's req/s.
+if $reload_soak; then
+  soak_reloads=1000
+  soak_requests=5000
+  for name in fresh soaked; do cp "$dir/examples/hello.so" "$run/$name.so"; done
+  start_server soaked - "$dir/forkserve" --host 127.0.0.1 --port @PORT@ --handler "$run/soaked.so" \
+    --access-log "$run/soaked-access.log" --error-log "$run/soaked-error.log"
+  soaked_pid=${server_pid[soaked]}
+  say "reloading the module $soak_reloads times"
+  for ((i = 1; i <= soak_reloads; i++)); do
+    if ((i % 2)); then module=environ_dump.so; else module=hello.so; fi
+    cp "$dir/examples/$module" "$run/staged.so"
+    mv -f "$run/staged.so" "$run/soaked.so"
+    kill -HUP "$soaked_pid"
+    for ((tries = 0; tries < 5000; tries++)); do  # up to 10 s
+      (($(grep -c SIGHUP "$run/soaked-error.log" || true) >= i)) && break
+      sleep 0.002
+    done
+  done
+  reloaded=$(grep -c "reloaded handler" "$run/soaked-error.log" || true)
+  start_server fresh - "$dir/forkserve" --host 127.0.0.1 --port @PORT@ --handler "$run/fresh.so" \
+    --access-log "$run/fresh-access.log" --error-log "$run/fresh-error.log"
+  declare -A soak_rps=()
+  for ((round = 1; round <= 3; round++)); do
+    for name in fresh soaked; do
+      rps=$(ab -q -r -s 20 -n "$soak_requests" -c 16 "http://127.0.0.1:${server_port[$name]}/" 2>/dev/null |
+        awk '/^Requests per second:/ { print $4 }')
+      soak_rps[$name]+="${rps:-0} "
+    done
+  done
+  median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+  figure() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+  echo "## forkserve reload soak, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "$reloaded of $soak_reloads SIGHUPs reloaded (alternating hello.so and environ_dump.so, ending on hello.so);" \
+    "then both servers answer ab -n $soak_requests -c 16, 3 interleaved rounds, medians. $(nproc) cores."
+  echo
+  echo "| figure | fresh server | after $soak_reloads reloads | reloaded / fresh |"
+  echo "|---|---:|---:|---:|"
+  row() { awk -v l="$1" -v a="$2" -v b="$3" 'BEGIN { printf "| %s | %s | %s | %.3f |\n", l, a, b, (a > 0 ? b / a : 0) }'; }
+  row "mappings (/proc/PID/maps lines)" "$(wc -l <"/proc/${server_pid[fresh]}/maps")" "$(wc -l <"/proc/$soaked_pid/maps")"
+  for field in VmRSS RssAnon VmData; do
+    row "$field KiB" "$(figure "${server_pid[fresh]}" $field)" "$(figure "$soaked_pid" $field)"
+  done
+  row "req/s, c=16" "$(median "${soak_rps[fresh]}")" "$(median "${soak_rps[soaked]}")"
+  exit 0
+fi
 
 start_server fork_min - "$bin/fork_min" @PORT@
 start_server nofork_min - "$bin/nofork_min" @PORT@
