@@ -163,8 +163,7 @@ void on_phase_alarm(int) {
     write_line(a.client_fd, a.unavailable_response);
     write_line(STDERR_FILENO, a.handler_timeout_line);
   } else {
-    linger hard_close{1, 0};
-    ::setsockopt(a.client_fd, SOL_SOCKET, SO_LINGER, &hard_close, sizeof hard_close);
+    reset_on_close(a.client_fd);
     status = a.writer->status();
     body_bytes = a.writer->body_bytes();
     write_line(STDERR_FILENO, a.response_timeout_line);
@@ -213,10 +212,8 @@ void write_label(const Connection& connection, const http::RequestHead& head) {
   if (connection.label == nullptr || connection.label_size == 0) return;
   std::string label = std::string(head.method).append(" ").append(head.path);
   std::size_t n = std::min(label.size(), connection.label_size - 1);
-  for (std::size_t i = 0; i < n; ++i) {
-    auto c = static_cast<unsigned char>(label[i]);
-    connection.label[i] = c < 0x20 || c == 0x7f ? '?' : label[i];
-  }
+  std::copy_n(label.data(), n, connection.label);
+  blank_control_bytes({connection.label, n});
   connection.label[n] = '\0';
 }
 
@@ -351,9 +348,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
       parsed.status == http::ParseStatus::Complete ? parsed.head.request_line : first_line(received.bytes());
   std::string context = "\"";
   context.append(request_line.substr(0, 200)).append("\" from ").append(info.remote.host);
-  for (char& c : context) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // no forged error-log lines
-  }
+  blank_control_bytes(context);  // no forged error-log lines
   AccessRecord record{info.remote.host, started, request_line, 0, 0};
   if (parsed.status == http::ParseStatus::Complete) {
     if (const http::HeaderField* referer = parsed.head.find("Referer")) record.referer = referer->value;

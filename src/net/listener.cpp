@@ -108,6 +108,42 @@ Listener open_listener(const Endpoint& where, const ListenOptions& options, std:
   return Listener{std::move(fd), to_endpoint(bound), backlog > 0 ? backlog : options.backlog};
 }
 
+AcceptedClient accept_client(int listener_fd) {
+  AcceptedClient client;
+  socklen_t length = sizeof client.peer;
+  client.fd = UniqueFd(::accept4(listener_fd, reinterpret_cast<sockaddr*>(&client.peer), &length,
+                                 SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (client.fd) {
+    client.status = AcceptStatus::Accepted;
+    return client;
+  }
+  client.error = errno;
+  switch (errno) {
+    case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+    case EWOULDBLOCK:
+#endif
+      client.status = AcceptStatus::Empty;
+      break;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      client.status = AcceptStatus::Exhausted;
+      break;
+    case EBADF:
+    case ENOTSOCK:
+    case EINVAL:
+    case EFAULT:
+    case EOPNOTSUPP:
+      client.status = AcceptStatus::Broken;
+      break;
+    default:  // EINTR, ECONNABORTED, EPROTO, EPERM (a firewall), and the network errors accept(2) passes on
+      client.status = AcceptStatus::Transient;
+  }
+  return client;
+}
+
 bool ipv4_served_elsewhere(const Endpoint& where, const std::vector<Endpoint>& all) {
   // Any spelling of the IPv6 wildcard ("::", "0::0", ...).
   in6_addr address{};
