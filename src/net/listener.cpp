@@ -96,6 +96,11 @@ Listener open_listener(const Endpoint& where, const ListenOptions& options, std:
     int v6only = options.v6_only ? 1 : 0;
     ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
   }
+  if (options.defer_accept_seconds > 0 &&
+      ::setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &options.defer_accept_seconds,
+                   sizeof options.defer_accept_seconds) != 0) {
+    return fail("setsockopt TCP_DEFER_ACCEPT");
+  }
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&*address), length) != 0) return fail("bind");
   if (::listen(fd.get(), options.backlog) != 0) return fail("listen");
 

@@ -26,6 +26,10 @@ struct ListenOptions {
   int backlog = 128;
   bool reuse_port = false;  // SO_REUSEPORT: other sockets may bind the same address and port
   bool v6_only = false;     // for "::": IPv6 only, because IPv4 is served by another socket
+  // TCP_DEFER_ACCEPT: a connection is handed to accept() only once its first
+  // bytes arrived (or after this many seconds), so a client that connects and
+  // says nothing holds no process. 0: at once.
+  int defer_accept_seconds = 0;
 };
 
 // Whether `where` is "::" on a port that an IPv4 address in `all` also

@@ -38,7 +38,11 @@ std::vector<Listener> open_listeners(const Config& config, InheritedSockets& inh
   if (wanted.empty()) wanted.push_back({config.host, config.port});
   std::vector<Listener> listeners;
   for (const Endpoint& where : wanted) {
-    ListenOptions options{config.backlog, config.reuse_port, ipv4_served_elsewhere(where, wanted)};
+    // Accepted once the request starts to arrive: a client that connects and
+    // waits holds no process; one that stays silent is answered 408 at the
+    // header deadline like any other.
+    ListenOptions options{config.backlog, config.reuse_port, ipv4_served_elsewhere(where, wanted),
+                          config.header_timeout};
     listeners.push_back(open_listener(where, options, error));
     if (!listeners.back().fd) return {};
   }
