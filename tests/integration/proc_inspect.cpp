@@ -16,6 +16,16 @@ namespace {
 
 constexpr milliseconds kRecheckInterval{10};
 
+// The number after "field:" at the start of a line of /proc/PID/status.
+std::optional<unsigned long long> status_number(pid_t pid, std::string_view field) {
+  const std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
+  const std::string label = std::string(field) + ":";
+  std::size_t at = status.starts_with(label) ? 0 : status.find("\n" + label);
+  if (at == std::string::npos) return std::nullopt;
+  if (at > 0) ++at;
+  return std::strtoull(status.c_str() + at + label.size(), nullptr, 10);
+}
+
 struct StatLine {
   bool ok = false;
   char state = '?';
@@ -107,11 +117,13 @@ std::optional<std::size_t> count_mappings(pid_t pid) {
 }
 
 std::optional<long> status_kib(pid_t pid, std::string_view field) {
-  const std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
-  const std::string label = "\n" + std::string(field) + ":";
-  std::size_t at = status.find(label);
-  if (at == std::string::npos) return std::nullopt;
-  return std::strtol(status.c_str() + at + label.size(), nullptr, 10);
+  std::optional<unsigned long long> kib = status_number(pid, field);
+  if (!kib) return std::nullopt;
+  return static_cast<long>(*kib);
+}
+
+std::optional<unsigned long long> voluntary_context_switches(pid_t pid) {
+  return status_number(pid, "voluntary_ctxt_switches");
 }
 
 std::vector<ProcessInfo> children_of(pid_t parent) {

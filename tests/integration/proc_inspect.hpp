@@ -41,6 +41,10 @@ std::optional<std::size_t> count_mappings(pid_t pid);
 // (resident and anonymous: what a leak grows), "VmData" (data and heap,
 // touched or not); nullopt when gone.
 std::optional<long> status_kib(pid_t pid, std::string_view field);
+// Times it gave up the CPU of its own accord (voluntary_ctxt_switches in
+// /proc/PID/status): each sleep it wakes from counts one, so a process that
+// stays asleep keeps the number; nullopt when gone.
+std::optional<unsigned long long> voluntary_context_switches(pid_t pid);
 
 // Every process whose parent is `parent`, from a scan of /proc/*/stat.
 std::vector<ProcessInfo> children_of(pid_t parent);
