@@ -5,6 +5,7 @@
 // why, and still shuts down cleanly. Runs against both modes.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -171,6 +172,40 @@ TEST(DeployInPlaceTest, SameBytesCopiedAgainAreUnchanged) {
   const std::string line = reload(server);
   EXPECT_NE(line.find("is unchanged"), std::string::npos) << server.stderr_text();
   EXPECT_EQ(hello_body(server), "Hello, World!");
+}
+
+// In a --chroot jail without /proc the private copy cannot be opened by a
+// path, so the module is loaded from its file (by its path inside the jail):
+// renamed deploys still reload, back and forth, each after its trial.
+TEST(DeployInJailTest, WithoutProcRenamedModulesStillReloadBackAndForth) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chroot needs root";
+  TempDir jail;  // empty: no /proc inside
+  TempDir dir;
+  const std::string live = dir.path() + "/live.so";
+  std::filesystem::copy_file(module_path("hello.so"), live);
+  // The same path as seen from inside the jail, where SIGHUP looks.
+  const std::string inside = jail.path() + live;
+  std::filesystem::create_directories(jail.path() + dir.path());
+  std::filesystem::copy_file(module_path("hello.so"), inside);
+  ServerProcess server({"--handler", live, "--chroot", jail.path()});
+  ASSERT_TRUE(server.ready()) << server.error();
+  ASSERT_EQ(hello_body(server), "Hello, World!");
+
+  for (int i = 1; i <= 3; ++i) {
+    const bool dump = i % 2 == 1;
+    const std::string staged = jail.path() + dir.path() + "/staged.so";
+    std::filesystem::copy_file(module_path(dump ? "environ_dump.so" : "hello.so"), staged);
+    ASSERT_EQ(std::rename(staged.c_str(), inside.c_str()), 0) << std::strerror(errno);
+    const std::string line = reload(server);
+    ASSERT_NE(line.find("reloaded handler " + live), std::string::npos) << server.stderr_text();
+    EXPECT_TRUE(eventually(
+        [&] {
+          std::string body = hello_body(server);
+          return dump ? body.find("REQUEST_METHOD=GET") != std::string::npos : body == "Hello, World!";
+        },
+        kSettle))
+        << "reload " << i << ": " << server.stderr_text();
+  }
 }
 
 }  // namespace
