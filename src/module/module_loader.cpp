@@ -86,7 +86,8 @@ void finish(LoadedModule& loaded) {
 struct Trial {
   bool passed = false;
   bool unloads = true;
-  std::string error;  // when not passed
+  std::string error;         // when not passed
+  bool not_started = false;  // no pipe or process to spare: nothing was tried
 };
 
 std::string describe_wait_status(int status) {
@@ -101,15 +102,19 @@ std::string describe_wait_status(int status) {
 // reports how that went: the parent only loads what this child survived.
 Trial try_in_child(const std::string& name, const std::string& label, const std::string& arg) {
   auto failed = [&label](const std::string& why) {
-    return Trial{false, true, "handler " + label + ": " + why};
+    return Trial{false, true, "handler " + label + ": " + why, false};
+  };
+  auto not_started = [&label](const char* operation) {
+    return Trial{false, true,
+                 "handler " + label + ": " + operation + " for its trial: " + std::strerror(errno), true};
   };
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return failed(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return not_started("pipe");
   UniqueFd report(fds[0]);
   UniqueFd report_write(fds[1]);
   const Deadline deadline = Clock::now() + kTrialTimeout;
   pid_t pid = ::fork();
-  if (pid < 0) return failed(std::string("fork: ") + std::strerror(errno));
+  if (pid < 0) return not_started("fork");
   if (pid == 0) {
     LoadedModule loaded = open_module(name, label, arg);
     if (!loaded.module) {
@@ -139,19 +144,25 @@ Trial try_in_child(const std::string& name, const std::string& label, const std:
     return failed("loading it and its init() took longer than " + std::to_string(kTrialTimeout.count()) +
                   " s (stopped)");
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialUnloads) return Trial{true, true, {}};
-  if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialStaysLoaded) return Trial{true, false, {}};
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialUnloads) return Trial{true, true, {}, false};
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialStaysLoaded) return Trial{true, false, {}, false};
   if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialFailed && !message.empty()) {
-    return Trial{false, true, message};
+    return Trial{false, true, message, false};
   }
   return failed("loading it or its init() crashed a trial process: " + describe_wait_status(status));
 }
 
-// The trial, then the real load in this process.
-LoadedModule load_image(ModuleImage& image, const std::string& label, const std::string& arg) {
+// The trial, then the real load in this process. At start-up a trial that
+// cannot even start (a tight RLIMIT_NOFILE or RLIMIT_NPROC) is done without:
+// the parent serves nothing yet, and the limits are for the children.
+enum class TrialNeed { Required, BestEffort };
+LoadedModule load_image(ModuleImage& image, const std::string& label, const std::string& arg,
+                        TrialNeed need) {
   const std::string name = image.load_name();
   Trial trial = try_in_child(name, label, arg);
-  if (!trial.passed) return LoadedModule::failed(trial.error);
+  if (!trial.passed && !(trial.not_started && need == TrialNeed::BestEffort)) {
+    return LoadedModule::failed(trial.error);
+  }
   LoadedModule loaded = open_module(name, label, arg);
   loaded.identity = image.identity();
   loaded.digest = image.digest();
@@ -165,7 +176,7 @@ LoadedModule load_module(const std::string& path, const std::string& arg) {
   std::string error;
   std::optional<ModuleImage> image = ModuleImage::copy(path, error);
   if (!image) return LoadedModule::failed("handler " + path + ": " + error);
-  return load_image(*image, path, arg);
+  return load_image(*image, path, arg, TrialNeed::BestEffort);
 }
 
 HandlerModule::HandlerModule(LoadedModule loaded, std::string path, std::string arg)
@@ -198,7 +209,7 @@ HandlerModule::Reload HandlerModule::reload(std::string& message) {
     current_.identity = image->identity();  // touched or copied again: same bytes
     return unchanged();
   }
-  LoadedModule loaded = load_image(*image, path_, arg_);
+  LoadedModule loaded = load_image(*image, path_, arg_, TrialNeed::Required);
   if (!loaded.module) {
     message = "SIGHUP: " + loaded.error + "; keeping the old one";
     return Reload::Failed;

@@ -35,7 +35,8 @@ LoadedModule start_module(const forkserve_module* module, const std::string& lab
 // Copies the file at `path` (ModuleImage), loads the copy and runs init(arg)
 // in a throwaway child, and only if that child ends well, loads it here. A
 // file that crashes the loader or whose init() throws, crashes or hangs
-// costs that child, never this process.
+// costs that child, never this process. (Without a process or descriptor to
+// spare for the trial, at start-up, it loads without one.)
 LoadedModule load_module(const std::string& path, const std::string& arg);
 
 // The module the parent holds, which every child or worker forked from now
