@@ -206,6 +206,12 @@ TEST(DeployInJailTest, WithoutProcRenamedModulesStillReloadBackAndForth) {
         },
         kSettle))
         << "reload " << i << ": " << server.stderr_text();
+    // With --workers, the next SIGHUP waits for the switch to end (old set
+    // gone): one during a switch goes back to the serving module first.
+    if (std::optional<int> workers = workers_under_test()) {
+      EXPECT_TRUE(eventually(
+          [&] { return children_of(server.pid()).size() == static_cast<std::size_t>(*workers); }, kSettle));
+    }
   }
 }
 
