@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "connection/child.hpp"
+#include "master/parent_memory.hpp"
 #include "master/worker.hpp"
 
 namespace forkserve {
@@ -153,6 +154,7 @@ class Supervisor {
     g_shared = new (static_cast<char*>(shared) + alignof(std::max_align_t)) SharedSlot[g_slot_count];
     slots_.resize(static_cast<std::size_t>(g_slot_count));
     g_slots = slots_.data();
+    make_parent_cheap_to_fork();  // the module's init() has run
     if (workers_mode()) {
       reopen_wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
       if (!reopen_wake_) {
@@ -238,6 +240,7 @@ class Supervisor {
       log_error(message);
       if (!workers_mode()) {
         module_.commit();  // children forked from now on run it
+        if (outcome == HandlerModule::Reload::Replaced) make_parent_cheap_to_fork();
       } else if (outcome != HandlerModule::Reload::Failed) {
         (void)start_worker_set();  // the old set leaves once one of the new ones is ready
       }
@@ -506,6 +509,7 @@ class Supervisor {
   void finish_replacing() {
     replacing_ = false;
     module_.commit();
+    make_parent_cheap_to_fork();
     while (worker_sets_.size() > 1) worker_sets_.erase(worker_sets_.begin());
   }
 
