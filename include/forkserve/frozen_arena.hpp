@@ -43,6 +43,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory_resource>
 #include <new>
@@ -251,8 +252,13 @@ class FrozenArena : public std::pmr::memory_resource {
 
 namespace detail {
 
-// After init(): seals every arena the module made (std::system_error if one cannot be).
+// After init(): seals every arena the module made (std::system_error if one
+// cannot be). Also makes sure a process that exits without fini() thaws them
+// before static destructors (the handler's, say) write there: registered
+// after those, the exit handler runs before them.
 inline void seal_frozen_arenas() {
+  static const bool thaw_at_exit = std::atexit([] { (void)thaw_frozen_arenas(); }) == 0;
+  (void)thaw_at_exit;
   for (FrozenArena* arena = FrozenArena::first_; arena != nullptr; arena = arena->next_) arena->seal();
 }
 

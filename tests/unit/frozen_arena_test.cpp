@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <forkserve/export.hpp>
 #include <forkserve/frozen_arena.hpp>
 #include <fstream>
@@ -194,6 +195,20 @@ TEST(FrozenArenaTest, ExportedHandlerIsSealedWhenInitReturnsAndReleasedByFini) {
   module->fini();  // destroys the table, which writes into its buckets
   EXPECT_FALSE(Glue::instance.has_value());
   EXPECT_EQ(arena_mappings(), before);
+}
+
+TEST(FrozenArenaTest, ProcessExitingWithoutFiniDoesNotCrashInTheHandlersDestructor) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGSEGV, SIG_DFL);
+    char error[256] = "";
+    if (Glue::descriptor("BuildsState")->init("", error, sizeof error) != FORKSERVE_OK) ::_exit(3);
+    std::exit(0);  // static destructors run: the handler's table writes into its arena
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace
