@@ -6,11 +6,13 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/log.hpp"
@@ -27,7 +29,11 @@ constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;
 // use: collapsing fills in the rest, so at most 1 MiB more memory per block,
 // for 512 times fewer entries to copy at each fork().
 constexpr unsigned kMinResidentPercent = 50;
+// Below this much resident memory the heap is left as it is: its entries
+// cost fork() less than the copy would save.
+constexpr std::uintptr_t kMinHeapSnapshot = std::uintptr_t{4} << 20;
 constexpr const char* kThpSetting = "/sys/kernel/mm/transparent_hugepage/enabled";
+constexpr const char* kHeapName = "forkserve-heap";
 
 bool g_reported = false;  // the "huge pages unavailable" line is said once
 
@@ -48,19 +54,19 @@ std::string why_unavailable() {
   return {};
 }
 
-struct Range {
+struct Mapping {
   std::uintptr_t start;
   std::uintptr_t end;
+  bool heap;  // malloc's brk heap, as it is or as an earlier snapshot left it
 };
 
-// The 2 MiB-aligned runs of private anonymous memory (heap and anonymous
-// mappings; not stacks, not files' data) that are mostly resident.
-std::vector<Range> collapsible_ranges() {
-  std::vector<Range> ranges;
+// The private writable memory of the process that is not a file's: malloc's
+// brk heap and anonymous mappings (large allocations, libraries' bss); not
+// the stack.
+std::vector<Mapping> private_memory() {
+  std::vector<Mapping> mappings;
   FILE* maps = std::fopen("/proc/self/maps", "re");
-  if (maps == nullptr) return ranges;
-  const long page = ::sysconf(_SC_PAGESIZE);
-  std::vector<unsigned char> residency(kHugePage / static_cast<std::uintptr_t>(page));
+  if (maps == nullptr) return mappings;
   char line[512];
   while (std::fgets(line, sizeof line, maps) != nullptr) {
     unsigned long start = 0, end = 0, inode = 0;
@@ -69,43 +75,89 @@ std::vector<Range> collapsible_ranges() {
     if (std::sscanf(line, "%lx-%lx %4s %*s %*s %lu %n", &start, &end, perms, &inode, &path_at) < 4) continue;
     std::string_view path(line + path_at);
     if (!path.empty() && path.back() == '\n') path.remove_suffix(1);
-    if (std::strcmp(perms, "rw-p") != 0 || inode != 0 || !(path.empty() || path == "[heap]")) continue;
-    for (std::uintptr_t block = (start + kHugePage - 1) & ~(kHugePage - 1); block + kHugePage <= end;
-         block += kHugePage) {
-      if (::mincore(reinterpret_cast<void*>(block), kHugePage, residency.data()) != 0) continue;
-      std::size_t resident = 0;
-      for (unsigned char r : residency) resident += r & 1;
-      if (resident * 100 < residency.size() * kMinResidentPercent) continue;
-      if (!ranges.empty() && ranges.back().end == block) {
-        ranges.back().end += kHugePage;
-      } else {
-        ranges.push_back({block, block + kHugePage});
-      }
-    }
+    if (std::strcmp(perms, "rw-p") != 0) continue;
+    bool heap = path == "[heap]" || path.starts_with(std::string("/memfd:") + kHeapName);
+    if (heap || (inode == 0 && path.empty())) mappings.push_back({start, end, heap});
   }
   std::fclose(maps);
-  return ranges;
+  return mappings;
 }
 
-}  // namespace
+std::size_t resident_pages(std::uintptr_t start, std::uintptr_t end, std::vector<unsigned char>& residency) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  residency.resize((end - start) / page);
+  if (::mincore(reinterpret_cast<void*>(start), end - start, residency.data()) != 0) return 0;
+  std::size_t resident = 0;
+  for (unsigned char r : residency) resident += r & 1;
+  return resident;
+}
 
-void make_parent_cheap_to_fork() {
-#ifdef __GLIBC__
-  ::malloc_trim(0);  // freed chunks become holes that stay small pages
-#endif
-  std::string unavailable = why_unavailable();
-  if (!unavailable.empty()) {
-    if (!g_reported) {
-      g_reported = true;
-      log_error(unavailable +
-                ": each fork() copies the page tables of the handler's memory page by page; "
-                "big handler state belongs in a forkserve::FrozenArena");
-    }
-    return;
+bool all_zero(const char* page, std::size_t size) {
+  const char* end = page + size;
+  for (const char* p = page; p < end; p += sizeof(std::uint64_t)) {
+    std::uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    if (word != 0) return false;
   }
-  for (const Range& range : collapsible_ranges()) {
-    void* start = reinterpret_cast<void*>(range.start);
-    std::size_t length = range.end - range.start;
+  return true;
+}
+
+// Replaces the mapping with a private mapping of a memfd holding a copy of
+// it. Same addresses, same contents, same copy-on-write privacy; but a
+// mapping of a file that the process has not written since carries no
+// page-table entries into fork(), and a child maps only the pages it reads.
+// Pages that are all zero stay holes (they read as zero). False if nothing
+// was changed.
+bool snapshot_heap(const Mapping& heap) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t length = heap.end - heap.start;
+  int fd = ::memfd_create(kHeapName, MFD_CLOEXEC);
+  if (fd < 0) return false;
+  bool copied = ::ftruncate(fd, static_cast<off_t>(length)) == 0;
+  const char* base = reinterpret_cast<const char*>(heap.start);
+  // Runs of non-zero pages, one pwrite each.
+  for (std::size_t offset = 0; copied && offset < length;) {
+    if (all_zero(base + offset, page)) {
+      offset += page;
+      continue;
+    }
+    std::size_t run = offset + page;
+    while (run < length && !all_zero(base + run, page)) run += page;
+    for (std::size_t at = offset; copied && at < run;) {
+      ssize_t n = ::pwrite(fd, base + at, run - at, static_cast<off_t>(at));
+      copied = n > 0;
+      at += n > 0 ? static_cast<std::size_t>(n) : 0;
+    }
+    offset = run;
+  }
+  void* mapped = MAP_FAILED;
+  if (copied) {
+    mapped = ::mmap(reinterpret_cast<void*>(heap.start), length, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_FIXED, fd, 0);
+  }
+  ::close(fd);
+  return mapped != MAP_FAILED;
+}
+
+// The 2 MiB-aligned runs of the mapping that are mostly resident.
+void add_collapsible(const Mapping& mapping, std::vector<Mapping>& runs,
+                     std::vector<unsigned char>& residency) {
+  for (std::uintptr_t block = (mapping.start + kHugePage - 1) & ~(kHugePage - 1);
+       block + kHugePage <= mapping.end; block += kHugePage) {
+    if (resident_pages(block, block + kHugePage, residency) * 100 < residency.size() * kMinResidentPercent)
+      continue;
+    if (!runs.empty() && runs.back().end == block) {
+      runs.back().end += kHugePage;
+    } else {
+      runs.push_back({block, block + kHugePage, false});
+    }
+  }
+}
+
+void collapse(const std::vector<Mapping>& runs) {
+  for (const Mapping& run : runs) {
+    void* start = reinterpret_cast<void*>(run.start);
+    std::size_t length = run.end - run.start;
     if (::madvise(start, length, MADV_COLLAPSE) == 0 || errno != EINVAL)
       continue;  // EAGAIN, ENOMEM: next time
     // Before Linux 6.1: ask khugepaged to collapse it in time.
@@ -114,8 +166,43 @@ void make_parent_cheap_to_fork() {
       g_reported = true;
       log_error(
           "this kernel cannot collapse memory into huge pages now (MADV_COLLAPSE needs Linux 6.1); "
-          "until khugepaged does, each fork() copies the page tables of the handler's memory page by page");
+          "until khugepaged does, each fork() copies the page tables of the handler's large allocations "
+          "page by page");
     }
+  }
+}
+
+}  // namespace
+
+void make_parent_cheap_to_fork() {
+#ifdef __GLIBC__
+  ::malloc_trim(0);  // freed chunks become holes
+#endif
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> residency;
+  std::vector<Mapping> runs;
+  for (const Mapping& mapping : private_memory()) {
+    // The brk heap is malloc's alone, so its pages can change backing under
+    // it. Other anonymous memory may belong to an allocator that counts on
+    // MADV_DONTNEED leaving zeros, which a file's private mapping does not:
+    // that is only collapsed into huge pages.
+    if (mapping.heap) {
+      if (resident_pages(mapping.start, mapping.end, residency) * page >= kMinHeapSnapshot) {
+        (void)snapshot_heap(mapping);  // if it cannot be done, the heap stays as it was
+      }
+    } else {
+      add_collapsible(mapping, runs, residency);
+    }
+  }
+  if (runs.empty()) return;
+  std::string unavailable = why_unavailable();
+  if (unavailable.empty()) {
+    collapse(runs);
+  } else if (!g_reported) {
+    g_reported = true;
+    log_error(unavailable +
+              ": each fork() copies the page tables of the handler's large allocations page by page; "
+              "big handler state belongs in a forkserve::FrozenArena");
   }
 }
 
