@@ -344,7 +344,8 @@ handler_state_round() {
       [ "$size" = 0 ] && [ "$kind" = heap ] && continue
       label="state: $size MiB $kind"
       [ "$size" = 0 ] && label=$empty
-      state_arg[$label]=$size$([ "$kind" = heap ] && echo :heap)
+      state_arg[$label]=$size
+      [ "$kind" = heap ] && state_arg[$label]+=:heap
       start_wait=60 start_server "$label" - "$dir/forkserve" "${forkserve_common[@]}" \
         --handler "$dir/examples/bigstate.so:${state_arg[$label]}" --access-log "$run/state-$size-$kind-access.log"
       if [ "$size" = 0 ]; then
@@ -360,12 +361,21 @@ handler_state_round() {
   for ((round = 1; round <= rounds; round++)); do
     for label in "${labels[@]}"; do results=$state_results measure "$round" "$label" 16; done
   done
+  # KiB of the arena's memory a process maps (whether or not it touched it).
+  arena_kib() {
+    local range start end total=0
+    while read -r range _; do
+      start=${range%-*} end=${range#*-}
+      total=$((total + (16#$end - 16#$start) / 1024))
+    done < <(grep -F '/memfd:forkserve-frozen-arena' "/proc/$1/maps" 2>/dev/null || true)
+    echo "$total"
+  }
   local memory=$tmp/state-memory.tsv pid
   : >"$memory"
   for label in "${labels[@]}"; do
     [ -n "${state_arg[$label]:-}" ] || continue
     pid=${server_pid[$label]}
-    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$(status_kib "$pid" VmRSS)" "$(status_kib "$pid" RssShmem)" \
+    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$(status_kib "$pid" VmRSS)" "$(arena_kib "$pid")" \
       "$(awk '$1 == "AnonHugePages:" { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null || echo -)" \
       "$("$bin/fork_latency" "$dir/examples/bigstate.so:${state_arg[$label]}" 100 2>/dev/null | cut -d' ' -f4- || echo)" \
       >>"$memory"
@@ -378,8 +388,8 @@ handler_state_round() {
     "tables on the ordinary heap), default mode, \`ab -n ${requests[16]} -c 16\` (at most ${time_cap} s)," \
     "$rounds interleaved round(s), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end. ×empty and" \
     "×fork_http_min: medians of each round's ratio. Parent memory from /proc/PID/status of the running" \
-    "server; fork() in µs (median of 100, a process holding the same state): the call alone, and" \
-    "fork + child's exit + waitpid, after the server's collapse into huge pages and, in brackets, before it."
+    "server (the arena: its shared memory, mapped but not counted in RSS until touched); fork() in µs (median of 100, a process holding the same state): the call alone, and" \
+    "fork + child's exit + waitpid, after the server's make_parent_cheap_to_fork() and, in brackets, before it."
   echo
   awk -F'\t' -v empty="$empty" -v memory="$memory" '
     function median(list, count,    i, j, t, a) {
@@ -397,7 +407,7 @@ handler_state_round() {
     { if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 }
       rps[$1, $2] = $4; if ($1 > rounds) rounds = $1 }
     END {
-      print "| handler state | req/s | ×empty | ×fork_http_min | parent RSS MiB | of it shared | in huge pages | fork() µs | fork+exit+wait µs |"
+      print "| handler state | req/s | ×empty | ×fork_http_min | parent RSS MiB | in huge pages | arena MiB | fork() µs | fork+exit+wait µs |"
       print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
       for (i = 1; i <= n; i++) {
         label = order[i]; split("", v); split("", re); split("", rf); nv = ne = nf = 0
@@ -411,7 +421,7 @@ handler_state_round() {
         shown = label; sub(/^state: /, "", shown)
         printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", shown, show(median(v, nv), "%.0f"),
           show(median(re, ne), "%.2f"), show(median(rf, nf), "%.2f"), (label in rss) ? mib(rss[label]) : "-",
-          (label in shm) ? mib(shm[label]) : "-", (label in huge) ? mib(huge[label]) : "-",
+          (label in huge) ? mib(huge[label]) : "-", (label in shm) ? mib(shm[label]) : "-",
           (label in lat) ? lat[label] : "-", (label in round_trip) ? round_trip[label] : "-")
       }
     }
