@@ -137,6 +137,7 @@ class Supervisor {
     for (const Listener& listener : listeners_) {
       poll_fds_.push_back({listener.fd.get(), POLLIN, 0});
       listener_fds_.push_back(listener.fd.get());
+      listener_endpoints_.push_back(listener.endpoint);
     }
   }
 
@@ -300,6 +301,9 @@ class Supervisor {
         continue;  // EINTR, ECONNABORTED, EPROTO, network errors: that connection is gone, not us
       }
       connection.accepted_at = Clock::now();
+      for (std::size_t i = 0; i < listener_fds_.size(); ++i) {
+        if (listener_fds_[i] == listener_fd) connection.local = listener_endpoints_[i];
+      }
       fork_child(connection);
     }
     return false;
@@ -531,7 +535,7 @@ class Supervisor {
         ::close(other.stop_write.get());
         if (other.generation != set.generation) ::close(other.stop_read.get());
       }
-      run_worker({listener_fds_, &config_, &module_.get(), &logs_, &shared.worker, g_workers_shared,
+      run_worker({listener_fds_, listener_endpoints_, &config_, &module_.get(), &logs_, &shared.worker, g_workers_shared,
                   set.stop_read.get(), reopen_wake_.get(), shared.label, kLabelSize});
     }
     fork_failing_ = pid < 0;
@@ -642,6 +646,7 @@ class Supervisor {
   std::vector<Listener> listeners_;
   std::vector<pollfd> poll_fds_;  // one per listener
   std::vector<int> listener_fds_;
+  std::vector<Endpoint> listener_endpoints_;  // each listener's address, for its connections
   // Workers:
   std::vector<WorkerSet> worker_sets_;  // oldest first; the last is the current set
   unsigned generation_ = 0;             // the current set's

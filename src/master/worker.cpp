@@ -90,6 +90,9 @@ void run_worker(const WorkerSetup& setup) {
       }
       reopen_if_rotated();  // the parent may have rotated since the wake-up
       connection.accepted_at = Clock::now();
+      for (std::size_t j = 0; j < setup.listener_fds.size(); ++j) {
+        if (setup.listener_fds[j] == fd) connection.local = setup.listener_endpoints[j];
+      }
       connection.label = setup.label;
       connection.label_size = setup.label_size;
       setup.status->connections.store(++served, std::memory_order_relaxed);
