@@ -44,6 +44,7 @@ struct RequestContext {
   std::string_view body_buffered;       // body bytes that arrived with the head
   unsigned long long body_left = 0;     // still to be read from the socket
   Deadline body_deadline{};
+  unsigned handler_timeout = 0;  // seconds the handler has once the whole body is in
   ResponseWriter writer;
   int client_error = 0;  // 408 when the body timed out, so the answer is not a 500
   std::string last_error;
@@ -54,6 +55,8 @@ struct RequestContext {
 };
 
 RequestContext& self(void* server) { return *static_cast<RequestContext*>(server); }
+
+void set_alarm_in(std::int64_t ns);  // the phase alarm, below
 
 int report(RequestContext& ctx, bool ok) {
   if (ok) return FORKSERVE_OK;
@@ -75,6 +78,9 @@ long long read_input(void* server, char* buffer, std::size_t size) {
   IoResult result = read_some(ctx.fd, {buffer, want}, ctx.body_deadline);
   if (result.status == IoStatus::Ok) {
     ctx.body_left -= result.bytes;
+    // The upload took the client's time, not the handler's: its deadline
+    // counts from now. (Once the response has started, its own phase runs.)
+    if (ctx.body_left == 0 && !ctx.writer.head_sent()) set_alarm_in(std::int64_t{ctx.handler_timeout} * 1'000'000'000);
     return static_cast<long long>(result.bytes);
   }
   if (result.status == IoStatus::TimedOut) {
@@ -135,14 +141,15 @@ void linger_and_close(int fd) {
 }
 
 // The phase alarm. While the handler runs, SIGALRM is due --handler-timeout
-// seconds after it started; once the response head goes out, the deadline is
-// --write-timeout after that, and it stays until the process exits or serves
-// its next connection, so not even a blocked access log can keep a child
-// alive. When it fires during the response, the child answers 503 if nothing
-// was sent yet (else resets the connection), logs once, and ends; once the
-// response is complete it just ends. Everything the signal handler needs is
-// prepared beforehand: it only calls clock_gettime, setitimer, write,
-// setsockopt and _exit.
+// seconds after it started, or after the request body is in if that came
+// later (the upload is bounded by --body-timeout, not the handler's); once
+// the response head goes out, the deadline is --write-timeout after that, and
+// it stays until the process exits or serves its next connection, so not even
+// a blocked access log can keep a child alive. When it fires during the
+// response, the child answers 503 if nothing was sent yet (else resets the
+// connection), logs once, and ends; once the response is complete it just
+// ends. Everything the signal handler needs is prepared beforehand: it only
+// calls clock_gettime, setitimer, write, setsockopt and _exit.
 //
 // One timer call per connection: the write deadline is usually later than
 // the handler's, so the alarm set for the handler is left to go off and, if
@@ -201,8 +208,7 @@ void on_phase_alarm(int) {
     write_line(a.client_fd, a.unavailable_response);
     write_line(STDERR_FILENO, a.handler_timeout_line);
   } else {
-    linger hard_close{1, 0};
-    ::setsockopt(a.client_fd, SOL_SOCKET, SO_LINGER, &hard_close, sizeof hard_close);
+    reset_on_close(a.client_fd);
     status = a.writer->status();
     body_bytes = a.writer->body_bytes();
     write_line(STDERR_FILENO, a.response_timeout_line);
@@ -260,7 +266,10 @@ void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access
   a.access_trailer = access_trailer;
   a.access_line.resize(a.access_prefix_length + kAccessSuffixRoom + access_trailer.size());
 
-  install_phase_alarm(static_cast<unsigned>(config.handler_timeout));
+  // While the body is still to come, the handler's time starts when it is
+  // in (read_input re-arms), and the client has --body-timeout for it.
+  unsigned body_allowance = ctx.body_left > 0 ? static_cast<unsigned>(config.body_timeout) : 0;
+  install_phase_alarm(static_cast<unsigned>(config.handler_timeout) + body_allowance);
 }
 
 // The connection's own address, from the kernel.
@@ -277,10 +286,8 @@ void write_label(const Connection& connection, const http::RequestHead& head) {
   if (connection.label == nullptr || connection.label_size == 0) return;
   std::string label = std::string(head.method).append(" ").append(head.path);
   std::size_t n = std::min(label.size(), connection.label_size - 1);
-  for (std::size_t i = 0; i < n; ++i) {
-    auto c = static_cast<unsigned char>(label[i]);
-    connection.label[i] = c < 0x20 || c == 0x7f ? '?' : label[i];
-  }
+  std::copy_n(label.data(), n, connection.label);
+  blank_control_bytes({connection.label, n});
   connection.label[n] = '\0';
 }
 
@@ -336,6 +343,7 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
   ctx.body_buffered = after_head.substr(0, std::min<unsigned long long>(after_head.size(), body_length));
   ctx.body_left = body_length - ctx.body_buffered.size();
   ctx.body_deadline = Clock::now() + std::chrono::seconds(config.body_timeout);
+  ctx.handler_timeout = static_cast<unsigned>(config.handler_timeout);
 
   std::vector<forkserve_pair> pairs;
   pairs.reserve(environ.variables.size());
@@ -414,9 +422,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
       parsed.status == http::ParseStatus::Complete ? parsed.head.request_line : first_line(received.bytes());
   std::string context = "\"";
   context.append(request_line.substr(0, 200)).append("\" from ").append(info.remote.host);
-  for (char& c : context) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // no forged error-log lines
-  }
+  blank_control_bytes(context);  // no forged error-log lines
   AccessRecord record{info.remote.host, started, request_line, 0, 0};
   if (parsed.status == http::ParseStatus::Complete) {
     if (const http::HeaderField* referer = parsed.head.find("Referer")) record.referer = referer->value;
