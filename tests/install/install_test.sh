@@ -75,14 +75,14 @@ cmake_project() {  # SOURCE BINARY
 
 "$cmake" --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 || fail "install: $(cat "$tmp/install.log")"
 for file in bin/forkserve include/forkserve/handler.hpp include/forkserve/export.hpp include/forkserve/module.h \
-  include/forkserve/server.hpp include/forkserve/version.hpp lib/cmake/forkserve/forkserveConfig.cmake \
-  lib/cmake/forkserve/forkserveConfigVersion.cmake lib/pkgconfig/forkserve.pc lib/libforkserve.a \
+  include/forkserve/server.hpp include/forkserve/version.hpp include/forkserve/frozen_arena.hpp \
+  lib/cmake/forkserve/forkserveConfig.cmake lib/cmake/forkserve/forkserveConfigVersion.cmake lib/pkgconfig/forkserve.pc lib/libforkserve.a \
   lib/libforkserve.so share/man/man1/forkserve.1 share/doc/forkserve/examples/external/CMakeLists.txt \
   share/doc/forkserve/examples/embedded/CMakeLists.txt share/doc/forkserve/examples/hello/hello.cpp; do
   [ -e "$prefix/$file" ] || fail "$file was not installed"
 done
 # Only the public headers: nothing from src/ leaks into the SDK.
-extra=$(cd "$prefix/include" && find . -type f | grep -Ev '^\./forkserve/(handler\.hpp|export\.hpp|module\.h|server\.hpp|version\.hpp)$' || true)
+extra=$(cd "$prefix/include" && find . -type f | grep -Ev '^\./forkserve/(handler\.hpp|export\.hpp|module\.h|server\.hpp|version\.hpp|frozen_arena\.hpp)$' || true)
 [ -z "$extra" ] || fail "unexpected installed headers: $extra"
 
 # The shared library's interface is server_main alone.
