@@ -174,6 +174,12 @@ void collapse(const std::vector<Mapping>& runs) {
 
 }  // namespace
 
+void keep_allocations_on_the_heap() {
+#ifdef __GLIBC__
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest
+#endif
+}
+
 void make_parent_cheap_to_fork() {
 #ifdef __GLIBC__
   ::malloc_trim(0);  // freed chunks become holes

@@ -16,4 +16,9 @@ namespace forkserve {
 // while they would help logs why, once.
 void make_parent_cheap_to_fork();
 
+// Before the module's init(): allocations up to 32 MiB come from malloc's
+// heap rather than mappings of their own, so that make_parent_cheap_to_fork()
+// moves them with the heap (glibc's M_MMAP_THRESHOLD; elsewhere nothing).
+void keep_allocations_on_the_heap();
+
 }  // namespace forkserve

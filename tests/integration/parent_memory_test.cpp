@@ -48,30 +48,34 @@ class ThpDisabledForChildren {
   bool ok_;
 };
 
-// A copy of bigstate.so in `dir`, replaced the way an install does (a new
-// file renamed over the old) each time it is called.
-std::string install_bigstate(const TempDir& dir) {
-  const std::string target = dir.path() + "/bigstate.so";
-  std::filesystem::copy_file(module_path("bigstate.so"), target + ".new",
-                             std::filesystem::copy_options::overwrite_existing);
+// A copy of `module` in `dir`, replaced the way an install does (a new file
+// renamed over the old) each time it is called.
+std::string install_copy(const std::string& module, const TempDir& dir) {
+  const std::string target = dir.path() + "/" + std::filesystem::path(module).filename().string();
+  std::filesystem::copy_file(module, target + ".new", std::filesystem::copy_options::overwrite_existing);
   std::filesystem::rename(target + ".new", target);
   return target;
 }
+std::string install_bigstate(const TempDir& dir) { return install_copy(module_path("bigstate.so"), dir); }
+std::string install_fixture(const TempDir& dir) {
+  return install_copy(fixture_path("frozen_writer.so"), dir);
+}
 
-// Serves bigstate's heap state right before and after a reload that replaces
-// the module (the server looks at its memory again then), and its parent
-// holds no huge page.
+// Serves the fixture's heap state right before and after a reload that
+// replaces the module (the server looks at its memory again then), and its
+// parent holds no huge page. The fixture's 48 MiB block is too large for
+// malloc's heap: it is what huge pages would have helped with.
 void expect_serves_without_huge_pages(ServerProcess& server, const TempDir& dir) {
-  for (unsigned long key : {0UL, 777UL, 30000UL}) {
-    EXPECT_EQ(exchange(server.port(), "GET /?key=" + std::to_string(key) + " HTTP/1.0\r\n\r\n").body,
-              bigstate_value(key));
+  for (int key : {0, 777, 29999}) {
+    EXPECT_EQ(exchange(server.port(), "GET /heap-get?" + std::to_string(key) + " HTTP/1.0\r\n\r\n").body,
+              "value " + std::to_string(key));
   }
-  install_bigstate(dir);
+  install_fixture(dir);
   server.signal(SIGHUP);
   EXPECT_TRUE(eventually(
       [&] { return count_lines_containing(server.stderr_text(), "reloaded handler") == 1; }, kSettle))
       << server.stderr_text();
-  EXPECT_EQ(exchange(server.port(), "GET /?key=5 HTTP/1.0\r\n\r\n").body, bigstate_value(5));
+  EXPECT_EQ(exchange(server.port(), "GET /heap-get?5 HTTP/1.0\r\n\r\n").body, "value 5");
   EXPECT_EQ(rollup_kib(server.pid(), "AnonHugePages"), 0);
 }
 
@@ -98,7 +102,7 @@ TEST(ParentMemoryTest, WithHugePagesSetToNeverServesAllTheSameAndSaysSoOnce) {
                           "-c",
                           std::string("mount --bind \"$0\" ") + kThpSetting + " && exec \"$@\"",
                           never};
-  ServerProcess server({"--handler", install_bigstate(dir) + ":128:heap"}, through);
+  ServerProcess server({"--handler", install_fixture(dir) + ":30000:48"}, through);
   ASSERT_TRUE(server.ready()) << server.error();
   expect_serves_without_huge_pages(server, dir);
   EXPECT_EQ(count_lines_containing(server.stderr_text(), "transparent huge pages are off"), 1U)
@@ -109,7 +113,7 @@ TEST(ParentMemoryTest, WithHugePagesDisabledForTheProcessServesAllTheSameAndSays
   ThpDisabledForChildren disabled;
   if (!disabled.ok()) GTEST_SKIP() << "prctl(PR_SET_THP_DISABLE) is not supported here";
   TempDir dir;
-  ServerProcess server({"--handler", install_bigstate(dir) + ":128:heap"});
+  ServerProcess server({"--handler", install_fixture(dir) + ":30000:48"});
   ASSERT_TRUE(server.ready()) << server.error();
   expect_serves_without_huge_pages(server, dir);
   std::size_t said = count_lines_containing(server.stderr_text(), "transparent huge pages are off") +
