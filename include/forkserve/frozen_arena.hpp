@@ -102,7 +102,8 @@ class FrozenArena : public std::pmr::memory_resource {
 
   // Turns this process's view into a private, writable copy (other
   // processes keep the sealed original), for destructors that write. False
-  // if the memory for the copy could not be had: nothing changed then.
+  // if the memory for a copy could not be had; the arena is then still
+  // sealed (chunks copied so far stay copied).
   bool thaw() noexcept {
     if (!sealed_) return true;
     for (std::size_t i = 0; i < chunk_count_; ++i) {

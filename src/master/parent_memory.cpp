@@ -32,6 +32,9 @@ constexpr unsigned kMinResidentPercent = 50;
 // Below this much resident memory the heap is left as it is: its entries
 // cost fork() less than the copy would save.
 constexpr std::uintptr_t kMinHeapSnapshot = std::uintptr_t{4} << 20;
+// Mappings larger than this are reservations (a sanitizer's shadow memory,
+// say), not handler state: looked at block by block they would take minutes.
+constexpr std::uintptr_t kLargestMapping = std::uintptr_t{64} << 30;
 constexpr const char* kThpSetting = "/sys/kernel/mm/transparent_hugepage/enabled";
 constexpr const char* kHeapName = "forkserve-heap";
 
@@ -77,6 +80,7 @@ std::vector<Mapping> private_memory() {
     if (!path.empty() && path.back() == '\n') path.remove_suffix(1);
     if (std::strcmp(perms, "rw-p") != 0) continue;
     bool heap = path == "[heap]" || path.starts_with(std::string("/memfd:") + kHeapName);
+    if (end - start > kLargestMapping) continue;
     if (heap || (inode == 0 && path.empty())) mappings.push_back({start, end, heap});
   }
   std::fclose(maps);
