@@ -186,8 +186,14 @@ int read_listing(int dir_fd, bool show_dotfiles, const std::function<bool(const 
     }
     const std::string_view name = entry->d_name;
     if (name == "." || name == ".." || (name.starts_with('.') && !show_dotfiles)) continue;
-    if (entry->d_type == DT_LNK && !followable(entry->d_name)) continue;
     struct stat st {};
+    // Some file systems leave d_type unknown: then lstat tells whether it is a link.
+    bool is_link = entry->d_type == DT_LNK;
+    if (entry->d_type == DT_UNKNOWN) {
+      is_link =
+          ::fstatat(::dirfd(dir.get()), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+    }
+    if (is_link && !followable(entry->d_name)) continue;
     if (::fstatat(::dirfd(dir.get()), entry->d_name, &st, 0) != 0) continue;  // dangling, or gone
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) continue;
     // What the server would answer 403 for is not offered.
