@@ -369,14 +369,14 @@ transfer() {
   local start end
   start=$(date +%s%N)
   for ((i = 0; i < c; i++)); do
-    curl -s --max-time 300 -w '%{http_code} %{size_download}\n' "${args[@]}" >"$tmp/large.$i" &
+    curl -s --max-time 300 -w '%{http_code} %{size_download}\n' "${args[@]}" >"$tmp/client.$i" &
     pids+=("$!")
   done
   for i in "${pids[@]}"; do wait "$i" || true; done
   end=$(date +%s%N)
   local complete
-  complete=$(cat "$tmp"/large.* | grep -c "^200 $bytes\$" || true)
-  rm -f "$tmp"/large.*
+  complete=$(cat "$tmp"/client.* | grep -c "^200 $bytes\$" || true)
+  rm -f "$tmp"/client.*
   local rate=-
   if [ "$complete" -eq $((c * n)) ]; then
     rate=$(awk -v b="$((c * n))" -v size="$bytes" -v ns="$((end - start))" 'BEGIN { printf("%.0f", b * size / ns * 1000) }')
@@ -441,10 +441,15 @@ elapsed=$(($(date +%s) - started_at))
 printf '%s\n' "${targets[@]}" >"$tmp/targets.txt"
 echo "## forkserve bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
-echo "$("$dir/forkserve" --version 2>/dev/null | head -n 1) (Release), Linux $(uname -r), $(nproc) cores," \
-  "load average before $load_before; $rounds round(s) of every server in turn, each with" \
-  "\`ab -n ${requests[1]}/${requests[16]}/${requests[128]} -c 1/16/128\` (new connection per request," \
-  "at most ${time_cap} s per run), ${elapsed} s in all."
+if $large_only; then
+  echo "$("$dir/forkserve" --version 2>/dev/null | head -n 1) (Release), Linux $(uname -r), $(nproc) cores," \
+    "load average before $load_before; $rounds round(s) of the large-file runs only, ${elapsed} s in all."
+else
+  echo "$("$dir/forkserve" --version 2>/dev/null | head -n 1) (Release), Linux $(uname -r), $(nproc) cores," \
+    "load average before $load_before; $rounds round(s) of every server in turn, each with" \
+    "\`ab -n ${requests[1]}/${requests[16]}/${requests[128]} -c 1/16/128\` (new connection per request," \
+    "at most ${time_cap} s per run), ${elapsed} s in all."
+fi
 if ! $large_only; then
 echo
 echo "Medians over the rounds; ×fork_min is the median of each round's ratio to fork_min in that round" \
@@ -623,4 +628,5 @@ if [ -s "$micro_csv" ]; then
 fi
 mkdir -p "$dir"
 cp "$results" "$dir/bench-last.tsv"
+if [ -s "$large_results" ]; then cp "$large_results" "$dir/bench-large-last.tsv"; fi
 say "per-round figures: $dir/bench-last.tsv"

@@ -29,12 +29,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <forkserve/export.hpp>
 #include <forkserve/handler.hpp>
 #include <memory>
 #include <optional>
-#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -46,7 +44,6 @@
 #include "handlers/listing.hpp"
 #include "handlers/mime.hpp"
 #include "handlers/safe_path.hpp"
-#include "http/date.hpp"
 #include "http/response.hpp"
 #include "net/io.hpp"
 
