@@ -105,7 +105,8 @@ class StaticFilesTest : public ::testing::Test {
       if (!line.starts_with("<tr") || line.find("<th") != std::string::npos) continue;
       const std::size_t start = line.find("<a ");
       const std::size_t end = line.find("</a>");
-      if (start != std::string::npos && end != std::string::npos) items.push_back(line.substr(start, end + 4 - start));
+      if (start != std::string::npos && end != std::string::npos)
+        items.push_back(line.substr(start, end + 4 - start));
     }
     return items;
   }
@@ -317,6 +318,61 @@ TEST_F(StaticFilesTest, ListingHidesDotfilesThroughTheServersArgumentToo) {
   init_root(handlers::static_files_argument({.root = root_, .show_dotfiles = false}));
   write(".env", "x");
   EXPECT_EQ(get("/")->body().find(".env"), std::string::npos);
+}
+
+TEST_F(StaticFilesTest, MimeTypesFileOverridesTheTableAndMimeTypeOptionsOverrideBoth) {
+  write_at(base_ + "/mime.types", "text/x-own txt\napplication/x-nim nim\nimage/x-one one\n");
+  StaticFilesOptions options{.root = root_};
+  options.mime_types_file = base_ + "/mime.types";
+  options.mime_types = {{"one", "image/x-two"}};
+  init_root(static_files_argument(options));
+  write("a.txt", "x");
+  write("b.nim", "x");
+  write("c.one", "x");
+  write("d.png", "x");
+  EXPECT_EQ(get("/a.txt")->header("Content-Type"), "text/x-own; charset=utf-8");
+  EXPECT_EQ(get("/b.nim")->header("Content-Type"), "application/x-nim");
+  EXPECT_EQ(get("/c.one")->header("Content-Type"), "image/x-two");
+  EXPECT_EQ(get("/d.png")->header("Content-Type"), "image/png");
+}
+
+TEST_F(StaticFilesTest, MissingMimeTypesFileLeavesTheBuiltInTable) {
+  StaticFilesOptions options{.root = root_};
+  options.mime_types_file = base_ + "/no-such-file";
+  init_root(static_files_argument(options));
+  EXPECT_EQ(get("/hello.txt")->header("Content-Type"), "text/plain; charset=utf-8");
+}
+
+TEST_F(StaticFilesTest, DotSegmentsAre404ExceptALeadingWellKnown) {
+  fs::create_directories(root_ + "/.well-known/.hidden");
+  fs::create_directories(root_ + "/sub/.well-known");
+  write(".well-known/ok.txt", "ok");
+  write(".well-known/.hidden/x", "x");
+  write("sub/.well-known/x", "x");
+  write(".profile", "x");
+  EXPECT_EQ(get("/.well-known/ok.txt")->status_code(), 200);
+  EXPECT_EQ(get("/.well-known/.hidden/x")->status_code(), 404);
+  EXPECT_EQ(get("/sub/.well-known/x")->status_code(), 404);
+  EXPECT_EQ(get("/.profile")->status_code(), 404);
+  EXPECT_EQ(get("/%2Eprofile")->status_code(), 404);
+}
+
+TEST_F(StaticFilesTest, IndexNamesComeFromTheOptionsInOrder) {
+  StaticFilesOptions options{.root = root_};
+  options.index_names = {"home.htm", "index.html"};
+  init_root(static_files_argument(options));
+  write("index.html", "index");
+  EXPECT_EQ(get("/")->body(), "index");
+  write("home.htm", "home");
+  EXPECT_EQ(get("/")->body(), "home");
+}
+
+TEST_F(StaticFilesTest, NoIndexNamesAlwaysLists) {
+  StaticFilesOptions options{.root = root_};
+  options.index_names.clear();
+  init_root(static_files_argument(options));
+  write("index.html", "index");
+  EXPECT_NE(get("/")->body().find("href=\"index.html\""), std::string::npos);
 }
 
 TEST_F(StaticFilesTest, ListingIsAnHtml5PageTitledWithTheEscapedPath) {
