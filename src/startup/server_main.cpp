@@ -120,7 +120,8 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
     if (!config.index_names.empty()) options.index_names = config.index_names;
     options.mime_types = config.mime_types;
     options.headers = config.add_headers;
-    return start_module(handlers::static_files_module(), "built-in", handlers::static_files_argument(options));
+    return start_module(handlers::static_files_module(), "built-in",
+                        handlers::static_files_argument(options));
   };
   // The built-in handler resolves its document root as it starts, so in a
   // chroot it starts inside (step 4), where that path is the one it will see.
