@@ -364,7 +364,7 @@ class StaticFiles {
     int best_weight = 0;
     std::optional<Resolved> chosen;
     for (const Sidecar& sidecar : kSidecars) {
-      Resolved candidate = resolve(std::string(relative).append(sidecar.suffix));
+      Resolved candidate = sibling(file, relative, sidecar.suffix);
       // A sibling older than the file is stale: the file was edited since.
       if (candidate.status != 0 || !S_ISREG(candidate.st.st_mode) ||
           !newer_or_same(candidate.st.st_mtim, file.st.st_mtim)) {
@@ -395,6 +395,21 @@ class StaticFiles {
       return errno_response(environ, start_response, "fstat", file.real_path, errno);
     if (!S_ISREG(st.st_mode)) return text_response(start_response, 403);
     return send_file_response(environ, start_response, std::move(fd), st, representation);
+  }
+
+  // The file FILE.suffix beside `file` (`relative` is its requested name).
+  // Looked up with one lstat next to the real file, since most files have no
+  // such sibling: a plain file there is inside the root as its directory is;
+  // only a symlink needs the full resolve().
+  Resolved sibling(const Resolved& file, std::string_view relative, std::string_view suffix) const {
+    Resolved r;
+    r.real_path = file.real_path + std::string(suffix);
+    if (::lstat(r.real_path.c_str(), &r.st) != 0) {
+      r.status = 404;
+      return r;
+    }
+    if (S_ISLNK(r.st.st_mode)) return resolve(std::string(relative).append(suffix));
+    return r;
   }
 
   // O_NONBLOCK: should the name be swapped for a FIFO after the stat, open()

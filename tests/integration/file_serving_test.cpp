@@ -156,6 +156,25 @@ TEST_F(PrecompressedTest, RangesAndEtagApplyToTheEncodedBytes) {
   EXPECT_NE(reply.header("ETag"), plain_etag);
 }
 
+TEST_F(PrecompressedTest, SiblingSymlinkLeadingOutOfTheRootIsNeverSent) {
+  server_.write_root_file("page.html", kText);
+  const std::string outside = server_.scratch_dir().write_file("secret.gz", "secret-outside-the-root");
+  ASSERT_EQ(::symlink(outside.c_str(), (server_.root() + "/page.html.gz").c_str()), 0);
+  HttpReply reply = get("/page.html", "Accept-Encoding: gzip\r\n");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, kText);
+  EXPECT_FALSE(reply.header("Content-Encoding").has_value());
+}
+
+TEST_F(PrecompressedTest, SiblingSymlinkInsideTheRootIsSent) {
+  server_.write_root_file("page.html", kText);
+  server_.write_root_file("compressed.bin", kGzipped);
+  ASSERT_EQ(::symlink("compressed.bin", (server_.root() + "/page.html.gz").c_str()), 0);
+  HttpReply reply = get("/page.html", "Accept-Encoding: gzip\r\n");
+  EXPECT_EQ(reply.body, kGzipped);
+  EXPECT_EQ(reply.header("Content-Encoding"), "gzip");
+}
+
 TEST_F(PrecompressedTest, FileWithoutSiblingHasNoVary) {
   server_.write_root_file("plain.txt", kText);
   EXPECT_FALSE(get("/plain.txt", "Accept-Encoding: gzip\r\n").header("Vary").has_value());
