@@ -12,15 +12,20 @@ dir=$root/build-fuzz
 build_into "$dir" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DFORKSERVE_TESTS=OFF \
   -DFORKSERVE_SANITIZE=ON -DFORKSERVE_FUZZ=ON
 
-mkdir -p "$dir/corpus/request_parser" "$dir/corpus/safe_path"
+mkdir -p "$dir/corpus/request_parser" "$dir/corpus/safe_path" "$dir/corpus/chunked"
 cp "$root"/tests/data/requests/*/*.http "$dir/corpus/request_parser/"
 # Paths: the request targets of the corpus, one per file.
 for f in "$root"/tests/data/requests/*/*.http; do
   head -n1 "$f" | awk '{print $2}' | tr -d '\r\n' >"$dir/corpus/safe_path/$(basename "$f")"
 done
 
+# Chunked bodies: the WIRE field of each case, its escapes undone by printf %b.
+grep -v -e '^#' -e '^$' "$root/tests/data/chunked/cases.txt" | while read -r name _status _decoded wire; do
+  printf '%b' "$wire" >"$dir/corpus/chunked/$name"
+done
+
 cd "$dir"  # crash-* reproducers land here
-for target in request_parser safe_path; do
+for target in request_parser safe_path chunked; do
   echo "fuzzing $target for $seconds s"
   log=$dir/$target.log
   if ! "$dir/${target}_fuzz" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "connection/environ.hpp"
+#include "connection/request_body.hpp"
 #include "http/date.hpp"
 #include "http/response.hpp"
 #include "http/request_parser.hpp"
@@ -37,11 +38,9 @@ struct RequestContext {
 
   int fd;
   std::string_view context;             // "GET /x HTTP/1.1" from 1.2.3.4, for error messages
-  std::string_view body_buffered;       // body bytes that arrived with the head
-  unsigned long long body_left = 0;     // still to be read from the socket
-  Deadline body_deadline{};
+  std::optional<RequestBody> body;
   ResponseWriter writer;
-  int client_error = 0;  // 408 when the body timed out, so the answer is not a 500
+  int client_error = 0;  // 400/408/413 when reading the body failed, so the answer is not a 500
   std::string last_error;
 
   void log(std::string_view message) const {
@@ -59,28 +58,12 @@ int report(RequestContext& ctx, bool ok) {
 
 long long read_input(void* server, char* buffer, std::size_t size) {
   RequestContext& ctx = self(server);
-  if (size == 0) return 0;
-  if (!ctx.body_buffered.empty()) {
-    std::size_t n = std::min(size, ctx.body_buffered.size());
-    std::memcpy(buffer, ctx.body_buffered.data(), n);
-    ctx.body_buffered.remove_prefix(n);
-    return static_cast<long long>(n);
+  long long n = ctx.body->read({buffer, size});
+  if (n < 0) {
+    ctx.client_error = ctx.body->error_status();
+    ctx.last_error = ctx.body->error();
   }
-  if (ctx.body_left == 0) return 0;
-  std::size_t want = static_cast<std::size_t>(std::min<unsigned long long>(size, ctx.body_left));
-  IoResult result = read_some(ctx.fd, {buffer, want}, ctx.body_deadline);
-  if (result.status == IoStatus::Ok) {
-    ctx.body_left -= result.bytes;
-    return static_cast<long long>(result.bytes);
-  }
-  if (result.status == IoStatus::TimedOut) {
-    ctx.client_error = 408;
-    ctx.last_error = "request body timeout";
-  } else {
-    ctx.client_error = 400;
-    ctx.last_error = "client closed the connection before the end of the body";
-  }
-  return -1;
+  return n;
 }
 
 void log_from_handler(void* server, const char* message, std::size_t size) {
@@ -266,12 +249,8 @@ ReceivedHead read_head(int fd, const http::Limits& limits, Deadline deadline) {
 bool run_handler(RequestContext& ctx, const forkserve_module& module, const EnvironResult& environ,
                  const ReceivedHead& received, const Config& config, int access_log_fd,
                  const std::string& access_prefix, const std::string& access_trailer) {
-  const http::RequestHead& head = received.parsed.head;
-  unsigned long long body_length = head.content_length.value_or(0);
-  std::string_view after_head = received.bytes().substr(received.parsed.head_length);
-  ctx.body_buffered = after_head.substr(0, std::min<unsigned long long>(after_head.size(), body_length));
-  ctx.body_left = body_length - ctx.body_buffered.size();
-  ctx.body_deadline = Clock::now() + std::chrono::seconds(config.body_timeout);
+  ctx.body.emplace(ctx.fd, received.parsed.head, received.bytes().substr(received.parsed.head_length),
+                   config.max_body_bytes, Clock::now() + std::chrono::seconds(config.body_timeout));
 
   std::vector<forkserve_pair> pairs;
   pairs.reserve(environ.variables.size());
@@ -290,8 +269,7 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
     ctx.writer.fail(500, "");
   }
   g_alarm.response_done = 1;
-  return ctx.body_left == 0 && ctx.body_buffered.empty() &&
-         received.size == received.parsed.head_length + body_length;
+  return ctx.body->read_to_end();
 }
 
 }  // namespace
