@@ -515,6 +515,7 @@ void Program::end(bool wait) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
     if (left.count() <= 0) break;
     if (!pidfd_ && !reaped_) left = std::min(left, std::chrono::milliseconds(50));
+    if (reaped_) left = std::chrono::milliseconds(0);  // only what is already in the pipe
     if (wait_for_any({fds, count}, left) < 0) break;
     if (!reaped_ && ::waitpid(pid_, &wait_status_, WNOHANG) == pid_) reaped_ = true;
     if (stderr_) {
