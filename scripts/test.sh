@@ -5,7 +5,9 @@
 #   scripts/test.sh --sanitize  the same suite built with ASan + UBSan
 #   scripts/test.sh --with-peers  also installs nginx and ab (apache2-utils)
 #                                 first, so the tests of forkserve behind nginx
-#                                 and under ab's load run instead of skipping
+#                                 and under ab's load run instead of skipping,
+#                                 and git, php-cgi and python3 for the tests of
+#                                 real CGI programs
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/deps.sh"
@@ -20,7 +22,7 @@ for arg in "$@"; do
       flags=(-DCMAKE_BUILD_TYPE=Debug -DFORKSERVE_WERROR=ON -DFORKSERVE_SANITIZE=ON)
       export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
       ;;
-    --with-peers) peers=(nginx apache2-utils) ;;
+    --with-peers) peers=(nginx apache2-utils git php-cgi python3) ;;
     *) echo "usage: scripts/test.sh [--sanitize] [--with-peers]" >&2; exit 2 ;;
   esac
 done
