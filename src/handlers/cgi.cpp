@@ -220,8 +220,9 @@ int stop_group(pid_t pid, int status, bool reaped, std::chrono::milliseconds ter
   }
   ::kill(-pid, SIGKILL);
   if (!reaped) ::waitpid(pid, &status, 0);
-  // Orphans of the group were re-parented to us (subreaper): reap them too.
-  while (::waitpid(-pid, nullptr, WNOHANG) > 0 || (errno == EINTR)) {
+  // Orphans of the group were re-parented to us (subreaper); SIGKILL leaves
+  // them no way to linger, so wait for each.
+  while (::waitpid(-pid, nullptr, 0) > 0 || errno == EINTR) {
   }
   g_program = 0;
   return status;
@@ -329,8 +330,11 @@ int Program::spawn(const std::vector<std::string>& env, const std::string& direc
   for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
-  // Whatever the program leaves behind in its group is re-parented to us, to be reaped.
+  // Whatever the program leaves behind in its group is re-parented to us, to
+  // be reaped; in a worker, what an earlier program's escapees left is reaped now.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
   pid_t pid = -1;
   int error = ::posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   ::posix_spawn_file_actions_destroy(&actions);
@@ -531,7 +535,7 @@ void Program::end(bool wait) {
   bool exited_by_itself = reaped_;
   wait_status_ = stop_group(pid_, wait_status_, reaped_, kTermWait);
   if (!exited_by_itself) {
-    exchange_.log(target_.argv.back() + ": still running after its response; stopped");
+    if (wait) exchange_.log(target_.argv.back() + ": still running after its response; stopped");
   } else if (!WIFEXITED(wait_status_) || WEXITSTATUS(wait_status_) != 0) {
     exchange_.log(target_.argv.back() + ": " + describe_exit(wait_status_));
   }
@@ -567,8 +571,8 @@ CgiOutcome run_cgi(const CgiRules& rules, const CgiTarget& target,
   }
   CgiOutcome outcome = program.relay();
   // A program that answered gets a moment to exit by itself; one that failed
-  // (or was cut off by a client that left) is stopped at once.
-  program.end(outcome.kind == CgiOutcome::Kind::Done);
+  // (or whose client stopped reading) is stopped at once.
+  program.end(outcome.kind != CgiOutcome::Kind::Failed);
   return outcome;
 }
 
