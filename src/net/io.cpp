@@ -124,7 +124,8 @@ int wait_for_any(std::span<pollfd> fds, std::chrono::milliseconds timeout) {
   Deadline deadline = Clock::now() + timeout;
   for (;;) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(left, 0)));
+    int wait_ms = timeout.count() < 0 ? -1 : static_cast<int>(std::max<long long>(left, 0));
+    int n = ::poll(fds.data(), fds.size(), wait_ms);
     if (n >= 0 || errno != EINTR) return n;
   }
 }

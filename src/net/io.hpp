@@ -65,9 +65,9 @@ IoResult send_file_all(int fd, int file, off_t offset, std::size_t length, Deadl
 IoResult read_now(int fd, std::span<char> buffer);
 IoResult write_now(int fd, std::span<const char> data);
 
-// poll(2) until one of `fds` is ready or `timeout` passes (EINTR resumes the
-// wait with what is left). Returns the number ready, 0 at the timeout, -1 on
-// failure.
+// poll(2) until one of `fds` is ready or `timeout` passes (negative: no
+// timeout; EINTR resumes the wait with what is left). Returns the number
+// ready, 0 at the timeout, -1 on failure.
 int wait_for_any(std::span<pollfd> fds, std::chrono::milliseconds timeout);
 
 // Sets O_NONBLOCK; false on failure.
