@@ -2,7 +2,8 @@
 # Measures forkserve on 127.0.0.1 against the limits of its design and other
 # small servers, and prints Markdown tables. Results are printed, not asserted.
 #   scripts/bench.sh          3 interleaved rounds and the microbenchmarks (about 10 minutes)
-#   scripts/bench.sh --quick  one short round, for development (under a minute)
+#   scripts/bench.sh --quick  one short round, for development (a few minutes)
+#   scripts/bench.sh [--full|--quick] --only REGEX   only the rows whose label matches (and fork_min)
 #
 # Builds in Release (build-bench/) and installs, if missing, ab (apache2-utils)
 # and Google Benchmark, then the optional peers: wrk, busybox, mini-httpd,
@@ -19,8 +20,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/deps.sh"
 export PATH="$PATH:/usr/sbin:/sbin"
 
+# --only REGEX (after the mode) keeps the rows whose label matches, plus fork_min:
+#   scripts/bench.sh --quick --only 'CGI|cgi'
+only=""
+if [ "${2:-}" = --only ] && [ -n "${3:-}" ]; then only=$3; fi
 case "${1:-}" in
-  "")
+  "" | --full)
     quick=false
     rounds=3
     declare -A requests=([1]=5000 [16]=15000 [128]=15000)
@@ -35,7 +40,7 @@ case "${1:-}" in
     time_cap=3
     micro_args=(--benchmark_min_time=0.05)
     ;;
-  *) echo "usage: scripts/bench.sh [--quick]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [--full|--quick] [--only REGEX]" >&2; exit 2 ;;
 esac
 concurrencies=(1 16 128)
 dir=$root/build-bench
@@ -256,6 +261,7 @@ declare -A target_server target_path
 add_target() {
   local label=$1 server=$2 path=$3 bytes=$4
   [ -n "${server_pid[$server]:-}" ] || return 0
+  if [ -n "$only" ] && [ "$label" != fork_min ] && ! [[ $label =~ $only ]]; then return 0; fi
   local answer
   answer=$(curl -s -o /dev/null --max-time 5 -w '%{http_code} %{size_download}' \
     "http://127.0.0.1:${server_port[$server]}$path" || true)
