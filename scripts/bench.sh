@@ -465,7 +465,9 @@ awk -F'\t' '
     ratio_table("forkserve --workers CGI C", "cgi_min C|busybox CGI C|mini_httpd CGI C|lighttpd mod_cgi C|apache mod_cgid C")
     ratio_table("forkserve CGI sh", "busybox CGI sh|mini_httpd CGI sh|lighttpd mod_cgi sh|apache mod_cgid sh")
   }
-  function ratio_table(ours, peer_list,    npeers, peers, header, rule, p, k, c, row, q, m, r, x, y) {
+  function ratio_table(ours, peer_list,    npeers, peers, header, rule, p, k, c, row, q, m, r, x, y, measured) {
+    for (k = 1; k <= ncs; k++) for (r = 1; r <= rounds; r++) if (number(rps[r, ours, cs[k]])) measured = 1
+    if (!measured) return  # not in this run (--only, or the server did not start)
     npeers = split(peer_list, peers, "|")
     header = "| c |"; rule = "|---:|"
     for (p = 1; p <= npeers; p++) { header = header " " ours " ÷ " peers[p] " |"; rule = rule "---:|" }
