@@ -265,6 +265,8 @@ class Program {
   int spawn(const std::vector<std::string>& env, const std::string& directory);
 
   CgiOutcome relay();
+  // Standard output reached its end: the program is done, or about to be.
+  bool output_ended() const { return output_ended_; }
   // Waits (bounded) for the program to exit, logging the rest of its
   // standard error, then stops and reaps its group.
   void end(bool wait);
@@ -289,6 +291,7 @@ class Program {
 
   std::string head_;  // output until the header block is complete
   bool head_done_ = false;
+  bool output_ended_ = false;
   std::string stderr_line_;
   std::size_t stderr_logged_ = 0;
   std::optional<CgiOutcome> outcome_;
@@ -499,6 +502,7 @@ CgiOutcome Program::relay() {
       if (r.status == IoStatus::Ok && r.bytes > 0) {
         on_output({buffer, r.bytes});
       } else if (r.status != IoStatus::Ok || (reaped_ && ready == 0)) {
+        output_ended_ = r.status == IoStatus::Closed;
         if (r.status == IoStatus::Ok) exchange_.log(target_.argv.back() + ": exited, but a process it left behind still holds its output; stopped");
         stdout_.reset();
       }
@@ -570,9 +574,10 @@ CgiOutcome run_cgi(const CgiRules& rules, const CgiTarget& target,
     return outcome;
   }
   CgiOutcome outcome = program.relay();
-  // A program that answered gets a moment to exit by itself; one that failed
-  // (or whose client stopped reading) is stopped at once.
-  program.end(outcome.kind != CgiOutcome::Kind::Failed);
+  // A program that answered, or at least ended its output, gets a moment to
+  // exit by itself (and its exit status is logged); one cut off while still
+  // writing (garbage, a client that stopped reading) is stopped at once.
+  program.end(outcome.kind != CgiOutcome::Kind::Failed || program.output_ended());
   return outcome;
 }
 
