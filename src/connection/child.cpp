@@ -5,23 +5,23 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <span>
-#include <cstring>
-#include <ctime>
 #include <string>
 #include <vector>
 
 #include "connection/environ.hpp"
 #include "connection/request_body.hpp"
+#include "connection/response_writer.hpp"
+#include "core/log.hpp"
 #include "handlers/cgi.hpp"
 #include "http/date.hpp"
-#include "http/url.hpp"
-#include "http/response.hpp"
 #include "http/request_parser.hpp"
-#include "core/log.hpp"
-#include "connection/response_writer.hpp"
+#include "http/response.hpp"
+#include "http/url.hpp"
 #include "net/trusted_proxies.hpp"
 
 namespace forkserve {
@@ -260,8 +260,8 @@ void run_module(RequestContext& ctx, const forkserve_module& module, const Envir
   for (const auto& [name, value] : variables) {
     pairs.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
   }
-  forkserve_request request{pairs.data(), pairs.size(),  &ctx,         &read_input,   &log_from_handler,
-                            &start_response, &set_content_length, &write_body, &send_file, &headers_sent,
+  forkserve_request request{pairs.data(),    pairs.size(),        &ctx,        &read_input, &log_from_handler,
+                            &start_response, &set_content_length, &write_body, &send_file,  &headers_sent,
                             &last_error};
   if (module.handle(&request) != FORKSERVE_OK) {
     ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
@@ -288,7 +288,9 @@ class CgiConnection final : public handlers::CgiExchange {
     return false;
   }
   bool write_body(std::string_view data) override { return sent(ctx_.writer.write(data)); }
-  bool write_raw(std::string_view data, int status) override { return sent(ctx_.writer.write_raw(data, status)); }
+  bool write_raw(std::string_view data, int status) override {
+    return sent(ctx_.writer.write_raw(data, status));
+  }
   void log(std::string_view message) override { ctx_.log(message); }
 
  private:
@@ -304,10 +306,12 @@ class CgiConnection final : public handlers::CgiExchange {
 std::optional<EnvironVariables> redirected(EnvironVariables variables, std::string_view location) {
   std::size_t question = location.find('?');
   std::string_view raw_path = location.substr(0, question);
-  std::string_view query = question == std::string_view::npos ? std::string_view{} : location.substr(question + 1);
+  std::string_view query =
+      question == std::string_view::npos ? std::string_view{} : location.substr(question + 1);
   std::optional<std::string> path = http::percent_decode(raw_path);
   if (!path) return std::nullopt;
-  std::erase_if(variables, [](const auto& v) { return v.first == "CONTENT_LENGTH" || v.first == "CONTENT_TYPE"; });
+  std::erase_if(variables,
+                [](const auto& v) { return v.first == "CONTENT_LENGTH" || v.first == "CONTENT_TYPE"; });
   for (auto& [name, value] : variables) {
     if (name == "REQUEST_METHOD" && value != "HEAD") value = "GET";
     if (name == "PATH_INFO") value = *path;
@@ -327,7 +331,8 @@ std::string_view variable(const EnvironVariables& variables, std::string_view na
 
 // Serves the request with the CGI gateway when its path names a program
 // (following the program's local redirects), else with the module.
-void dispatch(RequestContext& ctx, const forkserve_module& module, EnvironVariables variables, const Config& config) {
+void dispatch(RequestContext& ctx, const forkserve_module& module, EnvironVariables variables,
+              const Config& config) {
   if (config.cgi_patterns.empty() && config.cgi_aliases.empty() && config.cgi_interpreters.empty()) {
     return run_module(ctx, module, variables);
   }
@@ -365,7 +370,8 @@ void dispatch(RequestContext& ctx, const forkserve_module& module, EnvironVariab
     }
     std::optional<EnvironVariables> next = redirected(std::move(variables), outcome.location);
     if (hop == kMaxLocalRedirects || !next) {
-      ctx.log("CGI local redirect to " + outcome.location + (next ? ": too many redirects" : ": invalid path"));
+      ctx.log("CGI local redirect to " + outcome.location +
+              (next ? ": too many redirects" : ": invalid path"));
       ctx.writer.fail(502, "");
       return;
     }

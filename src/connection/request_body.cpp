@@ -18,7 +18,8 @@ RequestBody::RequestBody(int fd, const http::RequestHead& head, std::string_view
     return;
   }
   unsigned long long length = head.content_length.value_or(0);
-  pending_ = after_head.substr(0, static_cast<std::size_t>(std::min<unsigned long long>(after_head.size(), length)));
+  pending_ =
+      after_head.substr(0, static_cast<std::size_t>(std::min<unsigned long long>(after_head.size(), length)));
   extra_bytes_ = after_head.size() > length;
   length_left_ = length - pending_.size();
 }
@@ -62,8 +63,9 @@ long long RequestBody::read(std::span<char> buffer) {
       return static_cast<long long>(result.bytes);
     }
     return failed(result.status == IoStatus::TimedOut ? 408 : 400,
-                  result.status == IoStatus::TimedOut ? "request body timeout"
-                                                      : "client closed the connection before the end of the body");
+                  result.status == IoStatus::TimedOut
+                      ? "request body timeout"
+                      : "client closed the connection before the end of the body");
   }
   while (!decoder_.done()) {
     if (pending_.empty() && !receive()) return -1;

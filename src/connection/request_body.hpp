@@ -40,7 +40,7 @@ class RequestBody {
 
   int fd_;
   bool chunked_;
-  std::string_view pending_;          // received, not yet handed out (or decoded)
+  std::string_view pending_;            // received, not yet handed out (or decoded)
   unsigned long long length_left_ = 0;  // Content-Length: bytes still to come
   bool extra_bytes_ = false;            // bytes past the end of the body arrived
   http::ChunkedDecoder decoder_;

@@ -192,7 +192,9 @@ const Option kOptions[] = {
      "pre-fork N workers that each serve one connection at a time, many in their life",
      [](Config& c, std::string_view v) { return set_int(c.workers, v, 0, kMaxWorkers, "a worker count"); }},
     {"max-requests", "N", "0 (no limit)", "with --workers: replace a worker after it served N connections",
-     [](Config& c, std::string_view v) { return set_int(c.max_requests, v, 0, 1 << 30, "a connection count"); }},
+     [](Config& c, std::string_view v) {
+       return set_int(c.max_requests, v, 0, 1 << 30, "a connection count");
+     }},
     {"header-timeout", "SECONDS", "10", "time from accept until the request head is complete (then 408)",
      [](Config& c, std::string_view v) {
        return set_int(c.header_timeout, v, 1, kMaxSeconds, "a number of seconds");
@@ -226,7 +228,9 @@ const Option kOptions[] = {
        return set_int<unsigned long long>(c.max_body_bytes, v, 0, 1ULL << 62, "a byte count");
      }},
     {"grace", "SECONDS", "10", "at SIGTERM/SIGINT, how long in-flight requests may finish",
-     [](Config& c, std::string_view v) { return set_int(c.grace, v, 0, kMaxSeconds, "a number of seconds"); }},
+     [](Config& c, std::string_view v) {
+       return set_int(c.grace, v, 0, kMaxSeconds, "a number of seconds");
+     }},
     {"trust-proxy", "CIDR", "none",
      "proxies whose X-Forwarded-For gives REMOTE_ADDR: ADDR or ADDR/BITS, comma list, repeatable",
      [](Config& c, std::string_view v) -> std::string {

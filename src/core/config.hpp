@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "net/address.hpp"
 #include "core/log.hpp"
+#include "net/address.hpp"
 #include "net/trusted_proxies.hpp"
 
 namespace forkserve {

@@ -51,7 +51,8 @@ bool starts_with_path(std::string_view path, std::string_view prefix) {
 std::string_view file_name(std::string_view path) { return path.substr(path.rfind('/') + 1); }
 
 bool is_inside(const std::string& real, const std::string& real_root) {
-  return real == real_root || (real.starts_with(real_root) && (real_root == "/" || real[real_root.size()] == '/'));
+  return real == real_root ||
+         (real.starts_with(real_root) && (real_root == "/" || real[real_root.size()] == '/'));
 }
 
 std::optional<std::string> real_path(const std::string& path) {
@@ -156,14 +157,14 @@ std::vector<std::string> cgi_environment(const CgiRules& rules, const CgiTarget&
   // RFC 3875 §4.1 plus what programs rely on; PATH_INFO, SCRIPT_NAME and
   // PATH_TRANSLATED are the gateway's own.
   static constexpr std::string_view kPassed[] = {
-      "AUTH_TYPE",   "CONTENT_LENGTH", "CONTENT_TYPE",    "GATEWAY_INTERFACE", "QUERY_STRING",
-      "REMOTE_ADDR", "REMOTE_HOST",    "REMOTE_PORT",     "REMOTE_USER",       "REQUEST_METHOD",
-      "REQUEST_URI", "SERVER_NAME",    "SERVER_PORT",     "SERVER_PROTOCOL",   "SERVER_SOFTWARE"};
+      "AUTH_TYPE",   "CONTENT_LENGTH", "CONTENT_TYPE", "GATEWAY_INTERFACE", "QUERY_STRING",
+      "REMOTE_ADDR", "REMOTE_HOST",    "REMOTE_PORT",  "REMOTE_USER",       "REQUEST_METHOD",
+      "REQUEST_URI", "SERVER_NAME",    "SERVER_PORT",  "SERVER_PROTOCOL",   "SERVER_SOFTWARE"};
   // Request headers that must not reach a program as variables: credentials
   // (RFC 3875 §4.1.18), "Proxy:", which libraries read as HTTP_PROXY
   // ("httpoxy"), and the framing the server already removed.
-  static constexpr std::string_view kWithheld[] = {"HTTP_AUTHORIZATION", "HTTP_PROXY", "HTTP_PROXY_AUTHORIZATION",
-                                                   "HTTP_TRANSFER_ENCODING"};
+  static constexpr std::string_view kWithheld[] = {"HTTP_AUTHORIZATION", "HTTP_PROXY",
+                                                   "HTTP_PROXY_AUTHORIZATION", "HTTP_TRANSFER_ENCODING"};
   std::vector<std::string> env;
   env.reserve(environ.size() + 12 + rules.env.size());
   for (const auto& [name, value] : environ) {
@@ -189,7 +190,9 @@ std::vector<std::string> cgi_environment(const CgiRules& rules, const CgiTarget&
       if (value == nullptr) continue;
       setting = entry + "=" + value;
     }
-    auto same = [&](const std::string& e) { return e.starts_with(name) && e.size() > name.size() && e[name.size()] == '='; };
+    auto same = [&](const std::string& e) {
+      return e.starts_with(name) && e.size() > name.size() && e[name.size()] == '=';
+    };
     std::erase_if(env, same);
     env.push_back(std::move(setting));
   }
@@ -211,7 +214,8 @@ void sleep_briefly() {
 // Async-signal-safe. Returns the program's wait status.
 int stop_group(pid_t pid, int status, bool reaped, std::chrono::milliseconds term_wait) {
   ::kill(-pid, SIGTERM);
-  for (auto waited = std::chrono::milliseconds(0); !reaped && waited < term_wait; waited += std::chrono::milliseconds(10)) {
+  for (auto waited = std::chrono::milliseconds(0); !reaped && waited < term_wait;
+       waited += std::chrono::milliseconds(10)) {
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       reaped = true;
       break;
@@ -401,7 +405,8 @@ bool Program::on_output(std::string_view data) {
   CgiHead head = parse_cgi_head(head_, kMaxHeaderBlock);
   if (head.status == CgiHeadStatus::Incomplete) return true;
   if (head.status == CgiHeadStatus::Error) {
-    outcome_ = fail(502, "invalid CGI response from " + target_.argv.back() + ": " + std::string(head.reason));
+    outcome_ =
+        fail(502, "invalid CGI response from " + target_.argv.back() + ": " + std::string(head.reason));
     return false;
   }
   head_done_ = true;
@@ -503,7 +508,9 @@ CgiOutcome Program::relay() {
         on_output({buffer, r.bytes});
       } else if (r.status != IoStatus::Ok || (reaped_ && ready == 0)) {
         output_ended_ = r.status == IoStatus::Closed;
-        if (r.status == IoStatus::Ok) exchange_.log(target_.argv.back() + ": exited, but a process it left behind still holds its output; stopped");
+        if (r.status == IoStatus::Ok)
+          exchange_.log(target_.argv.back() +
+                        ": exited, but a process it left behind still holds its output; stopped");
         stdout_.reset();
       }
     }
@@ -556,7 +563,8 @@ void Program::finish_output() {
   } else if (head_.empty()) {
     outcome_ = fail(502, target_.argv.back() + " produced no output");
   } else {
-    outcome_ = fail(502, "invalid CGI response from " + target_.argv.back() + ": output ended inside the header block");
+    outcome_ = fail(
+        502, "invalid CGI response from " + target_.argv.back() + ": output ended inside the header block");
   }
 }
 
@@ -568,8 +576,10 @@ CgiOutcome run_cgi(const CgiRules& rules, const CgiTarget& target,
   if (directory.empty()) directory = "/";
   Program program(target, exchange);
   if (int error = program.spawn(cgi_environment(rules, target, environ), directory); error != 0) {
-    CgiOutcome outcome{CgiOutcome::Kind::Failed, 502,
-                       "cannot execute " + target.argv.front() + ": " + std::strerror(error), {}};
+    CgiOutcome outcome{CgiOutcome::Kind::Failed,
+                       502,
+                       "cannot execute " + target.argv.front() + ": " + std::strerror(error),
+                       {}};
     exchange.log(outcome.reason);
     return outcome;
   }

@@ -18,7 +18,8 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // "NNN" or "NNN reason" → "NNN reason"; nullopt when not a final status.
 std::optional<std::string> status_line_of(std::string_view value) {
-  if (value.size() < 3 || !is_digit(value[0]) || !is_digit(value[1]) || !is_digit(value[2])) return std::nullopt;
+  if (value.size() < 3 || !is_digit(value[0]) || !is_digit(value[1]) || !is_digit(value[2]))
+    return std::nullopt;
   int code = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
   if (code < 200 || code > 599) return std::nullopt;
   std::string_view rest = value.substr(3);
@@ -91,7 +92,8 @@ CgiHead parse_cgi_head(std::string_view output, std::size_t max_bytes) {
     } else if (http::iequals(name, "Location")) {
       if (location) return error("two Location headers");
       bool local = value.size() > 0 && value.front() == '/' && (value.size() == 1 || value[1] != '/');
-      if (!local && !is_absolute_uri(value)) return error("Location is neither a local path nor an absolute URI");
+      if (!local && !is_absolute_uri(value))
+        return error("Location is neither a local path nor an absolute URI");
       location = std::string(value);
     } else {
       if (http::iequals(name, "Content-Type")) {

@@ -31,8 +31,8 @@ struct CgiHead {
   std::size_t head_length = 0;  // Complete: the bytes up to and including the empty line
   std::string_view reason;      // Error: static text
   CgiResponseKind kind = CgiResponseKind::Document;
-  std::string status_line;      // "200 OK", "302 Found", "404 Not Found"
-  std::string location;         // LocalRedirect: the path and query to serve instead
+  std::string status_line;                 // "200 OK", "302 Found", "404 Not Found"
+  std::string location;                    // LocalRedirect: the path and query to serve instead
   std::vector<http::OwnedHeader> headers;  // what goes to the client (Status removed)
 };
 

@@ -1,6 +1,5 @@
 #include "http/chunked.hpp"
 
-
 #include "http/request_parser.hpp"
 
 namespace forkserve::http {

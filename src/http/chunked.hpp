@@ -37,8 +37,8 @@ struct ChunkedStep {
   std::size_t consumed = 0;  // input bytes used up, framing and data
   std::string_view data;     // decoded bytes, inside the input; may be empty
   ChunkedStatus status = ChunkedStatus::Continue;
-  int error_status = 0;      // Error: 400 or 413
-  std::string_view reason;   // Error: static text
+  int error_status = 0;     // Error: 400 or 413
+  std::string_view reason;  // Error: static text
 };
 
 class ChunkedDecoder {
@@ -55,7 +55,20 @@ class ChunkedDecoder {
   unsigned long long decoded_bytes() const { return decoded_; }
 
  private:
-  enum class State { Size, Extension, SizeLf, Data, DataCr, DataLf, TrailerStart, Trailer, TrailerLf, EndLf, Done, Failed };
+  enum class State {
+    Size,
+    Extension,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    TrailerStart,
+    Trailer,
+    TrailerLf,
+    EndLf,
+    Done,
+    Failed
+  };
 
   ChunkedStep fail(ChunkedStep step, int status, std::string_view reason);
 
@@ -64,9 +77,9 @@ class ChunkedDecoder {
   unsigned long long chunk_left_ = 0;  // Size: the size so far; Data: bytes still to come
   unsigned long long decoded_ = 0;
   std::size_t size_digits_ = 0;
-  std::size_t line_bytes_ = 0;     // of the current size line
-  std::size_t trailer_bytes_ = 0;  // of the whole trailer section
-  bool trailer_name_done_ = false; // a ':' ended the current trailer field's name
+  std::size_t line_bytes_ = 0;      // of the current size line
+  std::size_t trailer_bytes_ = 0;   // of the whole trailer section
+  bool trailer_name_done_ = false;  // a ':' ended the current trailer field's name
   int error_status_ = 0;
   std::string_view reason_;
 };

@@ -249,7 +249,8 @@ class HeadParser {
       if (head_.content_length) return fail(400, "both Transfer-Encoding and Content-Length");
       // Only exactly one "chunked": a list ("gzip, chunked") or a second
       // field would need codings we do not decode.
-      if (head_.chunked || !iequals(value, "chunked")) return fail(501, "Transfer-Encoding other than chunked is not supported");
+      if (head_.chunked || !iequals(value, "chunked"))
+        return fail(501, "Transfer-Encoding other than chunked is not supported");
       head_.chunked = true;
     } else if (iequals(name, "Host")) {
       if (has_host_) return fail(400, "two Host headers");
@@ -264,7 +265,8 @@ class HeadParser {
   bool framing() {
     if (head_.version_minor == 1 && !has_host_) return fail(400, "missing Host header");
     // RFC 9112 §6.1: HTTP/1.0 has no transfer codings; its framing cannot be trusted.
-    if (head_.chunked && head_.version_minor == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+    if (head_.chunked && head_.version_minor == 0)
+      return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     return true;
   }
 

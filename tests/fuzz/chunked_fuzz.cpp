@@ -35,8 +35,8 @@ void feed(ChunkedDecoder& decoder, std::string_view input, Outcome& outcome) {
   while (outcome.status == 0) {
     ChunkedStep step = decoder.decode(input);
     require(step.consumed <= input.size());
-    require(step.data.empty() ||
-            (step.data.data() >= input.data() && step.data.data() + step.data.size() <= input.data() + step.consumed));
+    require(step.data.empty() || (step.data.data() >= input.data() &&
+                                  step.data.data() + step.data.size() <= input.data() + step.consumed));
     outcome.decoded.append(step.data);
     outcome.consumed += step.consumed;
     input.remove_prefix(step.consumed);

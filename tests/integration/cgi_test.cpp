@@ -95,13 +95,16 @@ TEST_F(ShellCgiTest, ShellProgramGetsPathInfoQueryStringAndThePostBody) {
                              "Content-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world");
   ASSERT_EQ(reply.status, 200) << reply.summary();
   EXPECT_EQ(reply.header("X-Script"), "echo");
-  EXPECT_EQ(reply.body, "method=POST\nscript=/cgi-bin/echo.sh\npath_info=/a b/c\nquery=x=1&y=2\nlength=11\n"
-                        "gateway=CGI/1.1\ncwd=" + server_.root() + "/cgi-bin\nbody=hello world\n");
+  EXPECT_EQ(reply.body,
+            "method=POST\nscript=/cgi-bin/echo.sh\npath_info=/a b/c\nquery=x=1&y=2\nlength=11\n"
+            "gateway=CGI/1.1\ncwd=" +
+                server_.root() + "/cgi-bin\nbody=hello world\n");
 }
 
 TEST_F(ShellCgiTest, ChunkedBodyReachesTheProgramDecodedWithoutContentLength) {
   Client client(server_.port());
-  ASSERT_TRUE(client.send("POST /cgi-bin/echo.sh HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello"));
+  ASSERT_TRUE(client.send(
+      "POST /cgi-bin/echo.sh HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello"));
   ASSERT_TRUE(client.send("\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"));
   HttpReply reply = client.read_reply();
   ASSERT_EQ(reply.status, 200) << reply.summary();
@@ -110,7 +113,8 @@ TEST_F(ShellCgiTest, ChunkedBodyReachesTheProgramDecodedWithoutContentLength) {
 }
 
 TEST_F(ShellCgiTest, LocalRedirectIsServedByTheServerAsAGet) {
-  write_program(server_, "cgi-bin/go.sh", "#!/bin/sh\nprintf 'Location: /cgi-bin/echo.sh/landed?from=go\\n\\n'\n");
+  write_program(server_, "cgi-bin/go.sh",
+                "#!/bin/sh\nprintf 'Location: /cgi-bin/echo.sh/landed?from=go\\n\\n'\n");
   HttpReply reply = exchange(server_.port(), "POST /cgi-bin/go.sh HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc");
   ASSERT_EQ(reply.status, 200) << reply.summary();
   EXPECT_EQ(reply.header("Location"), std::nullopt);
@@ -154,8 +158,9 @@ TEST_F(ShellCgiTest, NphProgramWritesTheWholeResponseItself) {
                 "#!/bin/sh\nprintf 'HTTP/1.0 203 Mine\\r\\nX-Raw: 1\\r\\n\\r\\nraw body'\n");
   HttpReply reply = get(server_, "/cgi-bin/nph-raw.sh");
   EXPECT_EQ(reply.raw, "HTTP/1.0 203 Mine\r\nX-Raw: 1\r\n\r\nraw body");
-  EXPECT_TRUE(eventually([&] { return read_file(server_.access_log_path()).find("\" 203 ") != std::string::npos; },
-                         milliseconds(5'000)))
+  EXPECT_TRUE(
+      eventually([&] { return read_file(server_.access_log_path()).find("\" 203 ") != std::string::npos; },
+                 milliseconds(5'000)))
       << read_file(server_.access_log_path());
 }
 
@@ -188,9 +193,7 @@ TEST_F(ShellCgiTest, NonExecutableFileUnderTheCgiPrefixIs403AndNeverItsSource) {
   EXPECT_EQ(reply.raw.find("source-code-secret"), std::string::npos);
 }
 
-TEST_F(ShellCgiTest, MissingProgramIs404) {
-  EXPECT_EQ(get(server_, "/cgi-bin/no-such-program").status, 404);
-}
+TEST_F(ShellCgiTest, MissingProgramIs404) { EXPECT_EQ(get(server_, "/cgi-bin/no-such-program").status, 404); }
 
 TEST_F(ShellCgiTest, ProgramThatCannotBeExecutedIs502WithAReason) {
   write_program(server_, "cgi-bin/broken.sh", "#!/no/such/interpreter\n");
@@ -246,11 +249,13 @@ TEST_F(HostileCgiTest, StderrFloodIsLoggedUpToABoundAndTheResponseStillArrives) 
 }
 
 TEST_F(HostileCgiTest, GarbageHeadersGet502AndALogLineSayingWhy) {
-  write_program(server_, "cgi-bin/garbage.sh", "#!/bin/sh\necho '<html>not a header</html>'\necho\necho body\n");
+  write_program(server_, "cgi-bin/garbage.sh",
+                "#!/bin/sh\necho '<html>not a header</html>'\necho\necho body\n");
   HttpReply reply = get(server_, "/cgi-bin/garbage.sh");
   EXPECT_EQ(reply.status, 502) << reply.summary();
   EXPECT_EQ(reply.raw.find("not a header"), std::string::npos);
-  EXPECT_EQ(count_lines_containing(server_.stderr_text(), "invalid CGI response"), 1U) << server_.stderr_text();
+  EXPECT_EQ(count_lines_containing(server_.stderr_text(), "invalid CGI response"), 1U)
+      << server_.stderr_text();
 }
 
 TEST_F(HostileCgiTest, ProgramExitingSilentlyGets502AndALogLine) {
@@ -265,7 +270,8 @@ TEST_F(HostileCgiTest, ProgramExitingSilentlyGets502AndALogLine) {
 TEST_F(HostileCgiTest, GrandchildHoldingStdoutDoesNotHoldTheResponseAndIsKilled) {
   write_program(server_, "cgi-bin/orphan.sh",
                 "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\ndone\\n'\n"
-                "echo $$ >>" + pids_ + "\n(sleep 600; echo late) &\necho $! >>" + pids_ + "\nexit 0\n");
+                "echo $$ >>" +
+                    pids_ + "\n(sleep 600; echo late) &\necho $! >>" + pids_ + "\nexit 0\n");
   auto started = Clock::now();
   HttpReply reply = get(server_, "/cgi-bin/orphan.sh");
   EXPECT_EQ(reply.status, 200) << reply.summary();
@@ -273,7 +279,8 @@ TEST_F(HostileCgiTest, GrandchildHoldingStdoutDoesNotHoldTheResponseAndIsKilled)
   EXPECT_LT(Clock::now() - started, seconds(8)) << "the response waited for the grandchild";
   ASSERT_TRUE(pids_written(pids_, 2));
   EXPECT_TRUE(eventually([&] { return all_gone(pids_); }, milliseconds(10'000))) << read_file(pids_);
-  EXPECT_EQ(count_lines_containing(server_.stderr_text(), "still holds its output"), 1U) << server_.stderr_text();
+  EXPECT_EQ(count_lines_containing(server_.stderr_text(), "still holds its output"), 1U)
+      << server_.stderr_text();
 }
 
 TEST_F(HostileCgiTest, NothingIsLeftBehindAfterHostilePrograms) {
@@ -310,7 +317,8 @@ CGIHandler().run(app)
 class PythonCgiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!find_in_path("python3") || ::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+    if (!find_in_path("python3") || ::access("/usr/bin/python3", X_OK) != 0)
+      GTEST_SKIP() << "no /usr/bin/python3";
     ASSERT_TRUE(server_.ready()) << server_.error();
     server_.scratch_dir().make_dir("root/cgi-bin");
     write_program(server_, "cgi-bin/app.py", "#!/usr/bin/python3" + std::string(kWsgiApp));
@@ -319,8 +327,9 @@ class PythonCgiTest : public ::testing::Test {
 };
 
 TEST_F(PythonCgiTest, WsgiApplicationGetsPathInfoQueryAndPostBody) {
-  HttpReply reply = exchange(server_.port(), "POST /cgi-bin/app.py/items/7?sort=asc HTTP/1.0\r\n"
-                                             "Content-Length: 9\r\n\r\nname=fred");
+  HttpReply reply = exchange(server_.port(),
+                             "POST /cgi-bin/app.py/items/7?sort=asc HTTP/1.0\r\n"
+                             "Content-Length: 9\r\n\r\nname=fred");
   ASSERT_EQ(reply.status, 200) << reply.summary();
   EXPECT_EQ(reply.header("X-Wsgi"), "yes");
   EXPECT_EQ(reply.body, "method=POST path=/items/7 query=sort=asc body=name=fred");
@@ -349,7 +358,8 @@ echo 'script=' . $_SERVER['SCRIPT_NAME'] . "\n";
 class PhpCgiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::access("/usr/bin/php-cgi", X_OK) != 0) GTEST_SKIP() << "php-cgi not installed (scripts/test.sh --with-peers)";
+    if (::access("/usr/bin/php-cgi", X_OK) != 0)
+      GTEST_SKIP() << "php-cgi not installed (scripts/test.sh --with-peers)";
     ASSERT_TRUE(server_.ready()) << server_.error();
     server_.write_root_file("page.php", kPhpPage);  // not executable: run through the interpreter
   }
@@ -385,19 +395,29 @@ class GitHttpBackendTest : public ::testing::Test {
     repos_ = scratch_.make_dir("repos");
     ASSERT_TRUE(git({"init", "--quiet", "--bare", "-b", "main", repos_ + "/project.git"}));
     ASSERT_TRUE(git({"-C", repos_ + "/project.git", "config", "http.receivepack", "true"}));
-    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
-        "--cgi-alias", "/git/=" + std::string(kGitBackend), "--cgi-env", "GIT_PROJECT_ROOT=" + repos_,
-        "--cgi-env", "GIT_HTTP_EXPORT_ALL=1"});
+    server_ = std::make_unique<ServerProcess>(
+        std::vector<std::string>{"--cgi-alias", "/git/=" + std::string(kGitBackend), "--cgi-env",
+                                 "GIT_PROJECT_ROOT=" + repos_, "--cgi-env", "GIT_HTTP_EXPORT_ALL=1"});
     ASSERT_TRUE(server_->ready()) << server_->error();
     remote_ = url(*server_, "/git/project.git");
   }
 
   // git with no user or system configuration, an identity, and a bounded run.
   ProcessResult run_git(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"/usr/bin/env", "HOME=" + scratch_.path(), "GIT_CONFIG_NOSYSTEM=1",
-                                     "GIT_TERMINAL_PROMPT=0", "GIT_TRACE_CURL_NO_DATA=1", "git",
-                                     "-c", "user.name=Test", "-c", "user.email=test@example.com",
-                                     "-c", "init.defaultBranch=main", "-c", "http.proxy="};
+    std::vector<std::string> argv = {"/usr/bin/env",
+                                     "HOME=" + scratch_.path(),
+                                     "GIT_CONFIG_NOSYSTEM=1",
+                                     "GIT_TERMINAL_PROMPT=0",
+                                     "GIT_TRACE_CURL_NO_DATA=1",
+                                     "git",
+                                     "-c",
+                                     "user.name=Test",
+                                     "-c",
+                                     "user.email=test@example.com",
+                                     "-c",
+                                     "init.defaultBranch=main",
+                                     "-c",
+                                     "http.proxy="};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_process(argv, milliseconds(60'000));
   }
@@ -430,10 +450,10 @@ TEST_F(GitHttpBackendTest, CloneFetchAndAChunkedPushOfOverOneMebibyteThroughTheA
   scratch_.write_file("work/big.bin", blob);
   ASSERT_TRUE(git({"-C", work, "add", "big.bin"})) << last_;
   ASSERT_TRUE(git({"-C", work, "commit", "--quiet", "-m", "big"})) << last_;
-  ProcessResult push = run_process({"/usr/bin/env", "HOME=" + scratch_.path(), "GIT_CONFIG_NOSYSTEM=1",
-                                    "GIT_TRACE_CURL=1", "GIT_TRACE_CURL_NO_DATA=1", "git", "-c", "http.proxy=",
-                                    "-C", work, "push", "origin", "main"},
-                                   milliseconds(60'000));
+  ProcessResult push = run_process(
+      {"/usr/bin/env", "HOME=" + scratch_.path(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TRACE_CURL=1",
+       "GIT_TRACE_CURL_NO_DATA=1", "git", "-c", "http.proxy=", "-C", work, "push", "origin", "main"},
+      milliseconds(60'000));
   ASSERT_TRUE(push.status.exited && push.status.code == 0) << push.err << server_->stderr_text();
   EXPECT_NE(push.err.find("Transfer-Encoding: chunked"), std::string::npos) << "git did not send chunked";
 

@@ -13,13 +13,14 @@
 namespace forkserve::integration {
 namespace {
 
-constexpr std::string_view kChunkedHead = "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+constexpr std::string_view kChunkedHead =
+    "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
 
 class ChunkedBodyTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server_.ready()) << server_.error(); }
-  ServerProcess server_{{"--handler", module_path("environ_dump.so"), "--max-body-bytes", "1000",
-                         "--body-timeout", "2"}};
+  ServerProcess server_{
+      {"--handler", module_path("environ_dump.so"), "--max-body-bytes", "1000", "--body-timeout", "2"}};
 };
 
 TEST_F(ChunkedBodyTest, ModuleReadsTheDecodedBodyWithoutContentLength) {
@@ -59,9 +60,10 @@ TEST_F(ChunkedBodyTest, BodyThatStopsArrivingGets408AtTheBodyTimeout) {
 }
 
 TEST_F(ChunkedBodyTest, ChunkedWithContentLengthIsStill400) {
-  HttpReply reply = exchange(server_.port(),
-                             "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-                             "0\r\n\r\n");
+  HttpReply reply =
+      exchange(server_.port(),
+               "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "0\r\n\r\n");
   EXPECT_EQ(reply.status, 400) << reply.summary();
 }
 

@@ -54,9 +54,8 @@ TEST_F(MalformedRequestTest, Http20Gets505NamingTheVersion) {
 }
 
 TEST_F(MalformedRequestTest, TransferCodingOtherThanChunkedGets501NamingIt) {
-  HttpReply reply = refused(
-      "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\nxxxxx",
-      "HTTP/1.0 501 Not Implemented");
+  HttpReply reply = refused("POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\nxxxxx",
+                            "HTTP/1.0 501 Not Implemented");
   EXPECT_NE(reply.body.find("Transfer-Encoding"), std::string::npos) << reply.body;
 }
 

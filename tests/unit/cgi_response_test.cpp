@@ -1,11 +1,11 @@
 // The CGI header-block parser (RFC 3875 §6): the three kinds of response and
 // the strictness that keeps a program's garbage away from the client.
+#include "handlers/cgi_response.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <string_view>
-
-#include "handlers/cgi_response.hpp"
 
 namespace forkserve::handlers {
 namespace {
@@ -81,20 +81,20 @@ TEST(CgiResponse, AnUnfinishedBlockIsIncomplete) {
 
 TEST(CgiResponse, GarbageIsRefusedWithAReason) {
   for (std::string_view output : {
-           "hello world\n\n",                                // no colon
-           "<html><body>oops</body></html>\n\n",             // a body without headers
-           "Content Type: text/plain\n\n",                   // not a token
-           "Content-Type: text/plain\n folded\n\n",          // continuation line
-           "Content-Type: text/\x01plain\n\n",               // control byte
-           "Content-Type: text/plain\rX: y\n\n",              // bare CR
-           "Status: 99 Low\nContent-Type: a/b\n\n",           // not three digits
-           "Status: 700 High\nContent-Type: a/b\n\n",         // not a final status
-           "Status: 100 Continue\nContent-Type: a/b\n\n",     // informational
-           "Status: 200 OK\nStatus: 404 No\n\n",              // two Status
-           "Content-Type: a/b\nContent-Type: c/d\n\n",        // two Content-Type
-           "Location: relative/path\n\n",                     // neither local nor absolute
-           "Location: //host/path\n\n",                       // network-path reference
-           "X-Only: other\n\n",                               // none of the three
+           "hello world\n\n",                              // no colon
+           "<html><body>oops</body></html>\n\n",           // a body without headers
+           "Content Type: text/plain\n\n",                 // not a token
+           "Content-Type: text/plain\n folded\n\n",        // continuation line
+           "Content-Type: text/\x01plain\n\n",             // control byte
+           "Content-Type: text/plain\rX: y\n\n",           // bare CR
+           "Status: 99 Low\nContent-Type: a/b\n\n",        // not three digits
+           "Status: 700 High\nContent-Type: a/b\n\n",      // not a final status
+           "Status: 100 Continue\nContent-Type: a/b\n\n",  // informational
+           "Status: 200 OK\nStatus: 404 No\n\n",           // two Status
+           "Content-Type: a/b\nContent-Type: c/d\n\n",     // two Content-Type
+           "Location: relative/path\n\n",                  // neither local nor absolute
+           "Location: //host/path\n\n",                    // network-path reference
+           "X-Only: other\n\n",                            // none of the three
        }) {
     CgiHead head = parse_cgi_head(output);
     EXPECT_EQ(head.status, CgiHeadStatus::Error) << output;

@@ -121,11 +121,16 @@ TEST_F(CgiTargetTest, EnvironmentHoldsTheMetaVariablesAndNothingElse) {
   ::setenv("FORKSERVE_TEST_PASSED", "from the server", 1);
   ::setenv("FORKSERVE_TEST_NOT_PASSED", "secret", 1);
   CgiTarget t = find_cgi_target(rules_, "/cgi-bin/run.sh/p");
-  std::vector<std::pair<std::string, std::string>> environ = {
-      {"CONTENT_LENGTH", "3"},          {"HTTP_AUTHORIZATION", "Basic x"}, {"HTTP_PROXY", "evil:1"},
-      {"HTTP_X_THING", "1"},            {"PATH_INFO", "/cgi-bin/run.sh/p"}, {"QUERY_STRING", "a=1"},
-      {"REQUEST_METHOD", "POST"},       {"SCRIPT_NAME", ""},                {"forkserve.raw_path", "/x"},
-      {"wsgi.url_scheme", "http"}};
+  std::vector<std::pair<std::string, std::string>> environ = {{"CONTENT_LENGTH", "3"},
+                                                              {"HTTP_AUTHORIZATION", "Basic x"},
+                                                              {"HTTP_PROXY", "evil:1"},
+                                                              {"HTTP_X_THING", "1"},
+                                                              {"PATH_INFO", "/cgi-bin/run.sh/p"},
+                                                              {"QUERY_STRING", "a=1"},
+                                                              {"REQUEST_METHOD", "POST"},
+                                                              {"SCRIPT_NAME", ""},
+                                                              {"forkserve.raw_path", "/x"},
+                                                              {"wsgi.url_scheme", "http"}};
   std::vector<std::string> env = cgi_environment(rules_, t, environ);
   auto has = [&](const std::string& entry) { return std::find(env.begin(), env.end(), entry) != env.end(); };
   EXPECT_TRUE(has("CONTENT_LENGTH=3"));
@@ -146,8 +151,9 @@ TEST_F(CgiTargetTest, EnvironmentHoldsTheMetaVariablesAndNothingElse) {
                  entry.starts_with("FORKSERVE_TEST_NOT_PASSED="))
         << entry;
   }
-  EXPECT_EQ(std::count_if(env.begin(), env.end(), [](const std::string& e) { return e.starts_with("PATH_INFO="); }),
-            1);
+  EXPECT_EQ(
+      std::count_if(env.begin(), env.end(), [](const std::string& e) { return e.starts_with("PATH_INFO="); }),
+      1);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The chunked decoder against tests/data/chunked/cases.txt (whole, cut at
 // every byte, a byte at a time: the outcome must not depend on how the body
 // arrives), plus the rules a line-per-case corpus cannot state.
+#include "http/chunked.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,8 +11,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "http/chunked.hpp"
 
 namespace forkserve::http {
 namespace {
@@ -78,7 +78,8 @@ std::ostream& operator<<(std::ostream& os, const Outcome& o) {
 
 // Feeds `wire` in pieces of `piece` bytes (each in a heap block of exactly
 // its size, so ASan sees any over-read). status 0: it wanted more.
-Outcome decode_in_pieces(std::string_view wire, std::size_t piece, const ChunkedLimits& limits = kCorpusLimits) {
+Outcome decode_in_pieces(std::string_view wire, std::size_t piece,
+                         const ChunkedLimits& limits = kCorpusLimits) {
   ChunkedDecoder decoder(limits);
   Outcome outcome;
   for (std::size_t at = 0; at < wire.size() || wire.empty(); at += piece) {
@@ -120,7 +121,8 @@ TEST(ChunkedDecoder, EveryCorpusCaseDecodesAsExpectedWhateverTheSplit) {
     for (std::size_t cut = 1; cut < c.wire.size(); ++cut) {
       ChunkedDecoder decoder(kCorpusLimits);
       Outcome split;
-      std::string_view parts[] = {std::string_view(c.wire).substr(0, cut), std::string_view(c.wire).substr(cut)};
+      std::string_view parts[] = {std::string_view(c.wire).substr(0, cut),
+                                  std::string_view(c.wire).substr(cut)};
       for (std::string_view input : parts) {
         while (split.status == 0) {
           ChunkedStep step = decoder.decode(input);
