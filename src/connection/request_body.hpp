@@ -26,6 +26,10 @@ class RequestBody {
   // deadline passed) or 413 (decoded body over max_body_bytes).
   long long read(std::span<char> buffer);
 
+  // Every byte of the body has come from the client (it may not all have
+  // been handed out yet). A chunked body counts once its last chunk is decoded.
+  bool received_all() const { return chunked_ ? decoder_.done() : length_left_ == 0; }
+
   // The body was read to its end and nothing followed it: closing the
   // connection now cannot turn unread bytes into an RST.
   bool read_to_end() const;

@@ -130,6 +130,11 @@ int wait_for_any(std::span<pollfd> fds, std::chrono::milliseconds timeout) {
   }
 }
 
+void reset_on_close(int fd) {
+  linger hard_close{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard_close, sizeof hard_close);
+}
+
 bool set_nonblocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL);
   return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
