@@ -2,8 +2,9 @@
 # Measures forkserve on 127.0.0.1 against the limits of its design and other
 # small servers, and prints Markdown tables. Results are printed, not asserted.
 #   scripts/bench.sh          3 interleaved rounds and the microbenchmarks (about 10 minutes)
-#   scripts/bench.sh --quick  one short round, for development (under a minute)
+#   scripts/bench.sh --quick  one short round, for development (a few minutes)
 #   scripts/bench.sh --large  only the large-file rounds (3 rounds, a few minutes)
+#   scripts/bench.sh [--full|--quick] --only REGEX   only the rows whose label matches (and fork_min)
 #
 # Builds in Release (build-bench/) and installs, if missing, ab (apache2-utils)
 # and Google Benchmark, then the optional peers: wrk, busybox, mini-httpd,
@@ -20,9 +21,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/deps.sh"
 export PATH="$PATH:/usr/sbin:/sbin"
 
+# --only REGEX (after the mode) keeps the rows whose label matches, plus fork_min:
+#   scripts/bench.sh --quick --only 'CGI|cgi'
+only=""
+if [ "${2:-}" = --only ] && [ -n "${3:-}" ]; then only=$3; fi
 large_only=false
 case "${1:-}" in
-  "" | --large)
+  "" | --full | --large)
     [ "${1:-}" = --large ] && large_only=true
     quick=false
     rounds=3
@@ -38,7 +43,7 @@ case "${1:-}" in
     time_cap=3
     micro_args=(--benchmark_min_time=0.05)
     ;;
-  *) echo "usage: scripts/bench.sh [--quick | --large]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [--full|--quick|--large] [--only REGEX]" >&2; exit 2 ;;
 esac
 concurrencies=(1 16 128)
 dir=$root/build-bench
@@ -145,6 +150,11 @@ head -c 65536 /dev/zero | tr '\0' 'x' >"$www/64k.txt"
 large_files=(1m.bin 256m.bin)
 declare -A large_bytes=([1m.bin]=$((1 << 20)) [256m.bin]=$((256 << 20)))
 for file in "${large_files[@]}"; do head -c "${large_bytes[$file]}" /dev/urandom >"$www/$file"; done
+# The CGI round: the same 13 bytes from a compiled program and from a shell script.
+mkdir -p "$www/cgi-bin"
+cp "$bin/cgi_hello" "$www/cgi-bin/hello"
+printf '#!/bin/sh\nprintf '"'"'Content-Type: text/plain\\r\\n\\r\\nHello, World!'"'"'\n' >"$www/cgi-bin/hello.sh"
+chmod 755 "$www/cgi-bin" "$www/cgi-bin/hello" "$www/cgi-bin/hello.sh"
 
 port=18400
 # Sets $port to the next port nobody on this machine listens on.
@@ -198,6 +208,7 @@ start_server() {
 
 start_server fork_min - "$bin/fork_min" @PORT@
 start_server nofork_min - "$bin/nofork_min" @PORT@
+start_server cgi_min - "$bin/cgi_min" @PORT@ "$www/cgi-bin/hello"
 forkserve_common=(--host 127.0.0.1 --port @PORT@ --max-children 256 --error-log "$run/forkserve-error.log")
 start_server forkserve_hello - "$dir/forkserve" "${forkserve_common[@]}" \
   --handler "$dir/examples/hello.so" --access-log "$run/forkserve-hello-access.log"
@@ -207,6 +218,11 @@ start_server forkserve_static - "$dir/forkserve" "${forkserve_common[@]}" \
 start_server forkserve_workers - "$dir/forkserve" "${forkserve_common[@]}" --workers "$(nproc)" \
   --root "$www" --handler "$dir/examples/hello.so" --access-log "$run/forkserve-workers-access.log"
 
+start_server forkserve_cgi - "$dir/forkserve" "${forkserve_common[@]}" \
+  --root "$www" --cgi /cgi-bin/ --access-log "$run/forkserve-cgi-access.log"
+start_server forkserve_cgi_workers - "$dir/forkserve" "${forkserve_common[@]}" --workers "$(nproc)" \
+  --root "$www" --cgi /cgi-bin/ --access-log "$run/forkserve-cgi-workers-access.log"
+
 peer_missing() { say "$1 is not installed: skipping it"; }
 if command -v busybox >/dev/null && busybox --list 2>/dev/null | grep -x httpd >/dev/null; then
   start_server busybox - busybox httpd -f -p 127.0.0.1:@PORT@ -h "$www" -u nobody:nogroup
@@ -214,7 +230,7 @@ else
   peer_missing "busybox httpd"
 fi
 if command -v mini_httpd >/dev/null; then
-  start_server mini_httpd - mini_httpd -D -h 127.0.0.1 -p @PORT@ -d "$www" -u nobody \
+  start_server mini_httpd - mini_httpd -D -h 127.0.0.1 -p @PORT@ -d "$www" -u nobody -c 'cgi-bin/*' \
     -l "$run/mini_httpd-access.log" -i "$run/mini_httpd.pid"
 else
   peer_missing mini_httpd
@@ -224,6 +240,11 @@ if command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_mpm_prefor
 else
   peer_missing "apache2 (prefork)"
 fi
+if command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_cgid.so ]; then
+  start_server apache_cgid apache2-cgid.conf apache2 -f @CONFIG@ -DFOREGROUND
+else
+  peer_missing "apache2 (mod_cgid)"
+fi
 if command -v nginx >/dev/null; then
   start_server nginx nginx.conf nginx -p "$run" -e "$run/nginx-error.log" -c @CONFIG@
 else
@@ -231,6 +252,7 @@ else
 fi
 if command -v lighttpd >/dev/null; then
   start_server lighttpd lighttpd.conf lighttpd -D -f @CONFIG@
+  start_server lighttpd_cgi lighttpd-cgi.conf lighttpd -D -f @CONFIG@
 else
   peer_missing lighttpd
 fi
@@ -246,6 +268,7 @@ declare -A target_server target_path
 add_target() {
   local label=$1 server=$2 path=$3 bytes=$4
   [ -n "${server_pid[$server]:-}" ] || return 0
+  if [ -n "$only" ] && [ "$label" != fork_min ] && ! [[ $label =~ $only ]]; then return 0; fi
   local answer
   answer=$(curl -s -o /dev/null --max-time 5 -w '%{http_code} %{size_download}' \
     "http://127.0.0.1:${server_port[$server]}$path" || true)
@@ -270,6 +293,19 @@ add_target "mini_httpd 64 KiB" mini_httpd /64k.txt 65536
 add_target "apache prefork 13 B" apache_prefork /13.txt 13
 add_target "nginx 13 B" nginx /13.txt 13
 add_target "lighttpd 13 B" lighttpd /13.txt 13
+# The CGI round: a compiled program (C) and a shell script (sh), 13 bytes each.
+add_target "cgi_min C" cgi_min /cgi-bin/hello 13
+add_target "forkserve CGI C" forkserve_cgi /cgi-bin/hello 13
+add_target "forkserve CGI sh" forkserve_cgi /cgi-bin/hello.sh 13
+add_target "forkserve --workers CGI C" forkserve_cgi_workers /cgi-bin/hello 13
+add_target "busybox CGI C" busybox /cgi-bin/hello 13
+add_target "busybox CGI sh" busybox /cgi-bin/hello.sh 13
+add_target "mini_httpd CGI C" mini_httpd /cgi-bin/hello 13
+add_target "mini_httpd CGI sh" mini_httpd /cgi-bin/hello.sh 13
+add_target "lighttpd mod_cgi C" lighttpd_cgi /cgi-bin/hello 13
+add_target "lighttpd mod_cgi sh" lighttpd_cgi /cgi-bin/hello.sh 13
+add_target "apache mod_cgid C" apache_cgid /cgi-bin/hello 13
+add_target "apache mod_cgid sh" apache_cgid /cgi-bin/hello.sh 13
 
 # Resident memory of a server's main process, in KiB, from /proc.
 status_kib() { awk -v field="$2:" '$1 == field { print $2 }' "/proc/$1/status" 2>/dev/null || echo -; }
@@ -497,10 +533,18 @@ awk -F'\t' '
         show(median(v3, n3), "%.2f"), show(median(r3, m3), "%.2f"),
         failed[label, c] + 0, ((label, c) in peak) ? peak[label, c] " (" zombies[label, c] + 0 ")" : "-")
     }
-    # The pre-forked mode against the servers it is meant to outrun: the
+    # The pre-forked mode against the servers it is meant to outrun, and the
+    # CGI round against the peers that run CGI and against cgi_min: the
     # median of each round'"'"'s req/s ratio (above 1: forkserve is faster).
-    ours = "forkserve --workers hello"
-    npeers = split("apache prefork 13 B|nginx 13 B|lighttpd 13 B", peers, "|")
+    ratio_table("forkserve --workers hello", "apache prefork 13 B|nginx 13 B|lighttpd 13 B")
+    ratio_table("forkserve CGI C", "cgi_min C|busybox CGI C|mini_httpd CGI C|lighttpd mod_cgi C|apache mod_cgid C")
+    ratio_table("forkserve --workers CGI C", "cgi_min C|busybox CGI C|mini_httpd CGI C|lighttpd mod_cgi C|apache mod_cgid C")
+    ratio_table("forkserve CGI sh", "busybox CGI sh|mini_httpd CGI sh|lighttpd mod_cgi sh|apache mod_cgid sh")
+  }
+  function ratio_table(ours, peer_list,    npeers, peers, header, rule, p, k, c, row, q, m, r, x, y, measured) {
+    for (k = 1; k <= ncs; k++) for (r = 1; r <= rounds; r++) if (number(rps[r, ours, cs[k]])) measured = 1
+    if (!measured) return  # not in this run (--only, or the server did not start)
+    npeers = split(peer_list, peers, "|")
     header = "| c |"; rule = "|---:|"
     for (p = 1; p <= npeers; p++) { header = header " " ours " ÷ " peers[p] " |"; rule = rule "---:|" }
     print ""; print header; print rule

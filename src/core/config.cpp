@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
 #include <iterator>
 #include <optional>
@@ -35,7 +36,21 @@ std::optional<Int> to_int(std::string_view text, Int min, Int max) {
   return value;
 }
 
-std::string quoted(std::string_view v) { return "'" + std::string(v) + "'"; }
+// Appended rather than "'" + ...: GCC 12 at -O3 warns (-Wrestrict, a false
+// positive) about the inlined operator+.
+std::string quoted(std::string_view v) {
+  std::string out;
+  out.reserve(v.size() + 2);
+  out.append(1, '\'').append(v).append(1, '\'');
+  return out;
+}
+
+// "A=B" → {"A", "B"}; without '=', B is empty.
+std::pair<std::string_view, std::string_view> split_assignment(std::string_view v) {
+  std::size_t eq = v.find('=');
+  if (eq == std::string_view::npos) return {v, {}};
+  return {v.substr(0, eq), v.substr(eq + 1)};
+}
 
 template <typename Int>
 std::string set_int(Int& field, std::string_view value, Int min, Int max, const char* what) {
@@ -99,6 +114,49 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) -> std::string {
        split_handler_spec(v, c.handler_path, c.handler_arg);
        if (c.handler_path.empty()) return "empty handler path";
+       return {};
+     }},
+    {"cgi", "PATTERN", "none",
+     "run matching files under --root as CGI programs: a URL-path prefix (/cgi-bin/) or a file-name pattern "
+     "(*.cgi); repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       if (v.empty() || (v.front() != '/' && v.find('/') != std::string_view::npos)) {
+         return quoted(v) + " is neither a URL-path prefix (/cgi-bin/) nor a file-name pattern (*.cgi)";
+       }
+       c.cgi_patterns.emplace_back(v);
+       return {};
+     }},
+    {"cgi-alias", "URL-PREFIX=PROGRAM", "none",
+     "run PROGRAM (an absolute path) for every request under URL-PREFIX; repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       auto [prefix, program] = split_assignment(v);
+       if (!prefix.starts_with('/') || !program.starts_with('/')) {
+         return quoted(v) + " is not URL-PREFIX=PROGRAM with both starting with '/'";
+       }
+       c.cgi_aliases.emplace_back(prefix, program);
+       return {};
+     }},
+    {"cgi-interpreter", ".EXT=PROGRAM", "none",
+     "run files ending in .EXT under --root through PROGRAM (an absolute path); repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       auto [extension, program] = split_assignment(v);
+       if (extension.size() < 2 || !extension.starts_with('.') || !program.starts_with('/')) {
+         return quoted(v) + " is not .EXT=PROGRAM with PROGRAM an absolute path";
+       }
+       c.cgi_interpreters.emplace_back(extension, program);
+       return {};
+     }},
+    {"cgi-env", "NAME[=VALUE]", "none",
+     "set NAME=VALUE in CGI programs' environment, or pass NAME from the server's; repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       std::string_view name = v.substr(0, v.find('='));
+       bool valid = !name.empty() && !(name.front() >= '0' && name.front() <= '9') &&
+                    std::all_of(name.begin(), name.end(), [](char ch) {
+                      return ch == '_' || (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') ||
+                             (ch >= 'a' && ch <= 'z');
+                    });
+       if (!valid) return quoted(v) + " does not start with a variable name";
+       c.cgi_env.emplace_back(v);
        return {};
      }},
     {"access-log", "FILE", "-", "access log, one line per request (see --log-format); '-' is standard output",

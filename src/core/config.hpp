@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "net/address.hpp"
 #include "core/log.hpp"
+#include "net/address.hpp"
 #include "net/trusted_proxies.hpp"
 
 namespace forkserve {
@@ -24,6 +24,12 @@ struct Config {
   std::string root = ".";
   std::string handler_path;  // empty: the built-in static-file handler
   std::string handler_arg;
+  // CGI programs (handlers/cgi.hpp): which requests run one, and what else
+  // their environment holds.
+  std::vector<std::string> cgi_patterns;                              // --cgi: "/cgi-bin/" or "*.cgi"
+  std::vector<std::pair<std::string, std::string>> cgi_aliases;       // --cgi-alias: URL prefix, program
+  std::vector<std::pair<std::string, std::string>> cgi_interpreters;  // --cgi-interpreter: ".php", program
+  std::vector<std::string> cgi_env;                                   // --cgi-env: NAME or NAME=VALUE
   std::string access_log = "-";  // "-" is stdout
   std::string error_log = "-";   // "-" is stderr
   LogFormat log_format = LogFormat::Common;
