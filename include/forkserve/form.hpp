@@ -13,6 +13,7 @@
 #include <forkserve/status.hpp>
 
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,6 +115,9 @@ inline std::string url_encode(std::string_view text) {
 class Fields {
  public:
   using Field = std::pair<std::string, std::string>;
+
+  Fields() = default;
+  Fields(std::initializer_list<Field> fields) : fields_(fields) {}
 
   void add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
 
