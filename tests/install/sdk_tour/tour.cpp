@@ -1,0 +1,5 @@
+#include <forkserve/export.hpp>
+
+#include "tour.hpp"
+
+FORKSERVE_EXPORT_HANDLER(Tour)
