@@ -98,7 +98,8 @@ class EntryFile {
   };
 
   [[noreturn]] void fail(std::string_view operation, int error) const {
-    throw std::runtime_error("guestbook: " + std::string(operation) + " " + path_ + ": " + std::strerror(error));
+    throw std::runtime_error("guestbook: " + std::string(operation) + " " + path_ + ": " +
+                             std::strerror(error));
   }
   int open_file(int flags) const {
     const int fd = ::open(path_.c_str(), flags | O_CLOEXEC, 0644);
@@ -167,7 +168,12 @@ inline Body list_entries(const EntryFile& file, Environ& environ, StartResponse&
   forkserve::JsonWriter json;
   json.begin_array();
   for (std::size_t i = first; i < entries.size(); ++i) {
-    json.begin_object().key("name").value(entries[i].name).key("message").value(entries[i].message).end_object();
+    json.begin_object()
+        .key("name")
+        .value(entries[i].name)
+        .key("message")
+        .value(entries[i].message)
+        .end_object();
   }
   json.end_array();
   return forkserve::json(start_response, std::move(json).str());
@@ -184,7 +190,8 @@ class Guestbook {
     using namespace guestbook_detail;
     router_.get("/", [file = file_](Environ& e, StartResponse& s) { return front_page(file, e, s); });
     router_.post("/entries", [file = file_](Environ& e, StartResponse& s) { return add_entry(file, e, s); });
-    router_.get("/api/entries", [file = file_](Environ& e, StartResponse& s) { return list_entries(file, e, s); });
+    router_.get("/api/entries",
+                [file = file_](Environ& e, StartResponse& s) { return list_entries(file, e, s); });
   }
 
   forkserve::Body operator()(forkserve::Environ& environ, forkserve::StartResponse& start_response) {
@@ -193,7 +200,8 @@ class Guestbook {
 
  private:
   static std::string absolute(std::string_view datafile) {
-    if (datafile.empty()) throw std::runtime_error("guestbook: give the data file: --handler guestbook.so:DATAFILE");
+    if (datafile.empty())
+      throw std::runtime_error("guestbook: give the data file: --handler guestbook.so:DATAFILE");
     return std::filesystem::absolute(std::filesystem::path(datafile)).string();
   }
 

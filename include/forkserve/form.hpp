@@ -10,9 +10,8 @@
 #ifndef FORKSERVE_FORM_HPP
 #define FORKSERVE_FORM_HPP
 
-#include <forkserve/status.hpp>
-
 #include <cstddef>
+#include <forkserve/status.hpp>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -25,8 +24,8 @@ namespace forkserve {
 // Bounds on what the form parsers accept from a client. Past one, they throw
 // HttpError 413 instead of holding more in memory.
 struct FormLimits {
-  std::size_t max_body_bytes = 1 << 20;     // a urlencoded body, or a whole multipart one
-  std::size_t max_fields = 1000;            // fields of a form or query; parts of a multipart body
+  std::size_t max_body_bytes = 1 << 20;      // a urlencoded body, or a whole multipart one
+  std::size_t max_fields = 1000;             // fields of a form or query; parts of a multipart body
   std::size_t max_part_header_bytes = 8192;  // one multipart part's header block
 };
 
@@ -196,7 +195,8 @@ inline Fields parse_cookies(std::string_view header, std::size_t max_cookies = F
     const std::string_view name = detail::trim(pair.substr(0, eq));
     std::string_view value = detail::trim(pair.substr(eq + 1));
     if (!detail::is_token(name)) continue;
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
     cookies.add(std::string(name), std::string(value));
   }
   return cookies;

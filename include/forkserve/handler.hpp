@@ -105,7 +105,10 @@ class Environ {
   using Variable = std::pair<std::string_view, std::string_view>;
 
   explicit Environ(const forkserve_request& request)
-      : request_(&request), variables_(request.environ, request.environ_count), input_(request), errors_(request) {}
+      : request_(&request),
+        variables_(request.environ, request.environ_count),
+        input_(request),
+        errors_(request) {}
 
   // The value of a variable, or `fallback` when the request did not set it.
   std::string_view get(std::string_view name, std::string_view fallback = {}) const {
@@ -158,7 +161,8 @@ class UniqueFunction<R(Args...)> {
  public:
   UniqueFunction() = default;
   template <typename F>
-    requires(!std::is_same_v<std::decay_t<F>, UniqueFunction> && std::is_invocable_r_v<R, std::decay_t<F>&, Args...>)
+    requires(!std::is_same_v<std::decay_t<F>, UniqueFunction> &&
+             std::is_invocable_r_v<R, std::decay_t<F>&, Args...>)
   UniqueFunction(F&& f) : callable_(std::make_unique<Holder<std::decay_t<F>>>(std::forward<F>(f))) {}
 
   explicit operator bool() const { return callable_ != nullptr; }

@@ -16,12 +16,11 @@
 #ifndef FORKSERVE_MULTIPART_HPP
 #define FORKSERVE_MULTIPART_HPP
 
+#include <algorithm>
+#include <cstring>
 #include <forkserve/form.hpp>
 #include <forkserve/handler.hpp>
 #include <forkserve/status.hpp>
-
-#include <algorithm>
-#include <cstring>
 #include <functional>
 #include <optional>
 #include <span>
@@ -58,8 +57,9 @@ class MultipartReader {
   // Reads the request body of `environ`, whose Content-Type must be
   // multipart/form-data with a boundary (else BadRequest).
   explicit MultipartReader(Environ& environ, FormLimits limits = {})
-      : MultipartReader(boundary_of(environ.get("CONTENT_TYPE")),
-                        [&input = environ.input()](std::span<char> b) { return input.read(b); }, limits) {}
+      : MultipartReader(
+            boundary_of(environ.get("CONTENT_TYPE")),
+            [&input = environ.input()](std::span<char> b) { return input.read(b); }, limits) {}
 
   // The next part's headers, or nullopt after the closing delimiter. What was
   // left unread of the previous part is skipped.
@@ -78,7 +78,8 @@ class MultipartReader {
       return std::nullopt;
     }
     if (++parts_ > limits_.max_fields) {
-      throw HttpError(status::content_too_large, "more than " + std::to_string(limits_.max_fields) + " parts");
+      throw HttpError(status::content_too_large,
+                      "more than " + std::to_string(limits_.max_fields) + " parts");
     }
     const std::size_t end = find_header_end();
     std::string_view block = std::string_view(buffer_).substr(pos_, end - pos_);
@@ -175,7 +176,8 @@ class MultipartReader {
       ++pos_;
     }
     fill_at_least(2);
-    if (std::string_view(buffer_).substr(pos_, 2) != "\r\n") throw BadRequest("multipart boundary line has junk");
+    if (std::string_view(buffer_).substr(pos_, 2) != "\r\n")
+      throw BadRequest("multipart boundary line has junk");
     pos_ += 2;
     std::size_t searched = pos_;
     while (true) {
@@ -184,8 +186,9 @@ class MultipartReader {
       const std::size_t end = buffer_.find("\r\n\r\n", searched);
       if (end != std::string::npos && end - pos_ + 4 <= limits_.max_part_header_bytes) return end + 4;
       if (end != std::string::npos || buffer_.size() - pos_ > limits_.max_part_header_bytes) {
-        throw HttpError(status::content_too_large, "multipart part headers longer than " +
-                                                       std::to_string(limits_.max_part_header_bytes) + " bytes");
+        throw HttpError(
+            status::content_too_large,
+            "multipart part headers longer than " + std::to_string(limits_.max_part_header_bytes) + " bytes");
       }
       searched = std::max(pos_, buffer_.size() >= 3 ? buffer_.size() - 3 : 0);
       const std::size_t offset = searched - pos_;

@@ -15,15 +15,16 @@
 #ifndef FORKSERVE_REQUEST_HPP
 #define FORKSERVE_REQUEST_HPP
 
+#include <charconv>
+#include <exception>
 #include <forkserve/form.hpp>
 #include <forkserve/handler.hpp>
 #include <forkserve/multipart.hpp>
 #include <forkserve/status.hpp>
-
-#include <charconv>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace forkserve {
@@ -45,7 +46,8 @@ inline std::string environ_name_of_header(std::string_view header) {
   if (iequals(header, "Content-Type")) return "CONTENT_TYPE";
   if (iequals(header, "Content-Length")) return "CONTENT_LENGTH";
   std::string name = "HTTP_";
-  for (char c : header) name.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c));
+  for (char c : header)
+    name.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c));
   return name;
 }
 
@@ -114,36 +116,52 @@ class Request {
   // multipart/form-data body (read from input() on the first call), or of
   // the query string for a GET or HEAD; empty for other bodies.
   const Fields& form() {
-    if (!form_) read_form();
+    load_form();
     return *form_;
   }
   // The file parts of a multipart form.
   const std::vector<UploadedFile>& files() {
-    if (!form_) read_form();
+    load_form();
     return files_;
   }
 
  private:
+  // The body can be read once: a form that failed to parse fails again the
+  // same way on the next call, rather than looking empty.
+  void load_form() {
+    if (form_error_) std::rethrow_exception(form_error_);
+    if (form_) return;
+    try {
+      read_form();
+    } catch (...) {
+      form_error_ = std::current_exception();
+      throw;
+    }
+  }
+
   void read_form() {
-    form_.emplace();
     const std::string_view method = this->method();
     if (method == "GET" || method == "HEAD") {
       form_ = query();
       return;
     }
+    Fields fields;
+    std::vector<UploadedFile> files;
     const MediaType media = MediaType::parse(content_type());
     if (media.type == "application/x-www-form-urlencoded") {
-      form_ = parse_urlencoded(read_body(), limits_.max_fields);
+      fields = parse_urlencoded(read_body(), limits_.max_fields);
     } else if (media.type == "multipart/form-data") {
       MultipartReader reader(*environ_, limits_);
       while (std::optional<Part> part = reader.next()) {
         if (part->filename) {
-          files_.push_back({part->name, *part->filename, part->content_type, reader.read_all()});
+          files.push_back({part->name, *part->filename, part->content_type, reader.read_all()});
         } else {
-          form_->add(part->name, reader.read_all());
+          fields.add(part->name, reader.read_all());
         }
       }
     }
+    form_ = std::move(fields);
+    files_ = std::move(files);
   }
 
   std::string read_body() {
@@ -165,6 +183,7 @@ class Request {
   std::optional<Fields> cookies_;
   std::optional<Fields> form_;
   std::vector<UploadedFile> files_;
+  std::exception_ptr form_error_;
 };
 
 }  // namespace forkserve

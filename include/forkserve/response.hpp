@@ -11,11 +11,10 @@
 #ifndef FORKSERVE_RESPONSE_HPP
 #define FORKSERVE_RESPONSE_HPP
 
+#include <ctime>
 #include <forkserve/form.hpp>
 #include <forkserve/handler.hpp>
 #include <forkserve/status.hpp>
-
-#include <ctime>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -30,12 +29,23 @@ inline std::string html_escape(std::string_view text) {
   out.reserve(text.size());
   for (const char c : text) {
     switch (c) {
-      case '&': out.append("&amp;"); break;
-      case '<': out.append("&lt;"); break;
-      case '>': out.append("&gt;"); break;
-      case '"': out.append("&quot;"); break;
-      case '\'': out.append("&#39;"); break;
-      default: out.push_back(c);
+      case '&':
+        out.append("&amp;");
+        break;
+      case '<':
+        out.append("&lt;");
+        break;
+      case '>':
+        out.append("&gt;");
+        break;
+      case '"':
+        out.append("&quot;");
+        break;
+      case '\'':
+        out.append("&#39;");
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -58,17 +68,17 @@ inline Body respond(StartResponse& start_response, std::string_view status, std:
   return Body::text(std::move(body));
 }
 
-inline Body text(StartResponse& start_response, std::string body, std::string_view status = forkserve::status::ok,
-                 Headers headers = {}) {
+inline Body text(StartResponse& start_response, std::string body,
+                 std::string_view status = forkserve::status::ok, Headers headers = {}) {
   return respond(start_response, status, "text/plain; charset=utf-8", std::move(body), std::move(headers));
 }
-inline Body html(StartResponse& start_response, std::string body, std::string_view status = forkserve::status::ok,
-                 Headers headers = {}) {
+inline Body html(StartResponse& start_response, std::string body,
+                 std::string_view status = forkserve::status::ok, Headers headers = {}) {
   return respond(start_response, status, "text/html; charset=utf-8", std::move(body), std::move(headers));
 }
 // `body` is JSON text, e.g. from JsonWriter.
-inline Body json(StartResponse& start_response, std::string body, std::string_view status = forkserve::status::ok,
-                 Headers headers = {}) {
+inline Body json(StartResponse& start_response, std::string body,
+                 std::string_view status = forkserve::status::ok, Headers headers = {}) {
   return respond(start_response, status, "application/json", std::move(body), std::move(headers));
 }
 
@@ -109,8 +119,9 @@ class SetCookie {
     for (const char ch : value) {
       const auto c = static_cast<unsigned char>(ch);
       if (c < 0x21 || c > 0x7e || ch == '"' || ch == ',' || ch == ';' || ch == '\\') {
-        throw std::invalid_argument("cookie value needs encoding (url_encode): it holds a space, '\"', ',', ';', "
-                                    "'\\' or a byte outside visible ASCII");
+        throw std::invalid_argument(
+            "cookie value needs encoding (url_encode): it holds a space, '\"', ',', ';', "
+            "'\\' or a byte outside visible ASCII");
       }
     }
     text_.append(name).append("=").append(value);
@@ -141,7 +152,8 @@ class SetCookie {
   SetCookie& attribute(std::string_view name, std::string_view value) {
     for (const char c : value) {
       if (c == ';' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-        throw std::invalid_argument("cookie attribute " + std::string(name) + " holds ';' or a control character");
+        throw std::invalid_argument("cookie attribute " + std::string(name) +
+                                    " holds ';' or a control character");
       }
     }
     text_.append("; ").append(name).append("=").append(value);

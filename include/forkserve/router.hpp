@@ -21,13 +21,12 @@
 #ifndef FORKSERVE_ROUTER_HPP
 #define FORKSERVE_ROUTER_HPP
 
+#include <algorithm>
 #include <forkserve/form.hpp>
 #include <forkserve/handler.hpp>
 #include <forkserve/request.hpp>
 #include <forkserve/response.hpp>
 #include <forkserve/status.hpp>
-
-#include <algorithm>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -50,9 +49,13 @@ class Router {
     return *this;
   }
   Router& get(std::string_view pattern, Handler handler) { return route("GET", pattern, std::move(handler)); }
-  Router& post(std::string_view pattern, Handler handler) { return route("POST", pattern, std::move(handler)); }
+  Router& post(std::string_view pattern, Handler handler) {
+    return route("POST", pattern, std::move(handler));
+  }
   Router& put(std::string_view pattern, Handler handler) { return route("PUT", pattern, std::move(handler)); }
-  Router& patch(std::string_view pattern, Handler handler) { return route("PATCH", pattern, std::move(handler)); }
+  Router& patch(std::string_view pattern, Handler handler) {
+    return route("PATCH", pattern, std::move(handler));
+  }
   Router& delete_(std::string_view pattern, Handler handler) {
     return route("DELETE", pattern, std::move(handler));
   }
@@ -95,12 +98,13 @@ class Router {
     for (const std::string_view part : split(pattern)) {
       if (part.starts_with('{') || part.ends_with('}')) {
         const std::string_view name = part.size() >= 2 ? part.substr(1, part.size() - 2) : std::string_view{};
-        const bool valid = !name.empty() && part.starts_with('{') && part.ends_with('}') &&
-                           std::all_of(name.begin(), name.end(), [](char c) {
-                             return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                                    (c >= 'A' && c <= 'Z');
-                           });
-        if (!valid) throw std::invalid_argument("route parameter must look like {name}: " + std::string(part));
+        const bool valid =
+            !name.empty() && part.starts_with('{') && part.ends_with('}') &&
+            std::all_of(name.begin(), name.end(), [](char c) {
+              return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+            });
+        if (!valid)
+          throw std::invalid_argument("route parameter must look like {name}: " + std::string(part));
         segments.push_back({std::string(name), true});
       } else {
         segments.push_back({url_decode(part), false});
@@ -138,8 +142,8 @@ class Router {
   }
 
   Body dispatch(Environ& environ, StartResponse& start_response) {
-    const std::string_view raw = environ.contains("forkserve.raw_path") ? environ.get("forkserve.raw_path")
-                                                                         : environ.get("PATH_INFO");
+    const std::string_view raw =
+        environ.contains("forkserve.raw_path") ? environ.get("forkserve.raw_path") : environ.get("PATH_INFO");
     if (!raw.starts_with('/')) return error(start_response, status::not_found);
     std::vector<std::string> segments;
     for (const std::string_view part : split(raw)) segments.push_back(url_decode(part));
@@ -190,15 +194,17 @@ class Router {
     scope_ = std::make_unique<Scope>();
     Scope& scope = *scope_;
     scope.owned = std::move(parameters);
-    for (const auto& [name, value] : environ.variables()) scope.pairs.push_back({to_str(name), to_str(value)});
+    for (const auto& [name, value] : environ.variables())
+      scope.pairs.push_back({to_str(name), to_str(value)});
     for (const auto& [name, value] : scope.owned) {
       auto same = std::find_if(scope.pairs.begin(), scope.pairs.end(),
                                [&name](const forkserve_pair& p) { return to_view(p.name) == name; });
       if (same != scope.pairs.end()) scope.pairs.erase(same);  // an outer router's parameter of that name
       scope.pairs.push_back({to_str(name), to_str(value)});
     }
-    std::sort(scope.pairs.begin(), scope.pairs.end(),
-              [](const forkserve_pair& a, const forkserve_pair& b) { return to_view(a.name) < to_view(b.name); });
+    std::sort(scope.pairs.begin(), scope.pairs.end(), [](const forkserve_pair& a, const forkserve_pair& b) {
+      return to_view(a.name) < to_view(b.name);
+    });
     scope.request = environ.request();
     scope.request.environ = scope.pairs.data();
     scope.request.environ_count = scope.pairs.size();

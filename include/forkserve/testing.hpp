@@ -18,14 +18,14 @@
 #ifndef FORKSERVE_TESTING_HPP
 #define FORKSERVE_TESTING_HPP
 
-#include <forkserve/form.hpp>
-#include <forkserve/handler.hpp>
 #include <forkserve/module.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <forkserve/form.hpp>
+#include <forkserve/handler.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -119,16 +119,16 @@ struct FakeServer {
   // hop-by-hop headers.
   static std::optional<std::string> check(std::string_view status, const forkserve_pair* headers,
                                           std::size_t count) {
-    if (status.size() < 4 || status[3] != ' ' || !std::all_of(status.begin(), status.begin() + 3, [](char c) {
-          return c >= '0' && c <= '9';
-        })) {
+    if (status.size() < 4 || status[3] != ' ' ||
+        !std::all_of(status.begin(), status.begin() + 3, [](char c) { return c >= '0' && c <= '9'; })) {
       return "invalid status: status must look like \"200 OK\"";
     }
     if (status[0] < '2' || status[0] > '5') return "invalid status: status code must be between 200 and 599";
     if (!field_text(status.substr(4))) return "invalid status: status reason contains a control character";
-    static constexpr std::string_view kHopByHop[] = {"Connection", "Keep-Alive", "Proxy-Authenticate",
-                                                     "Proxy-Authorization", "TE", "Trailer", "Trailers",
-                                                     "Transfer-Encoding", "Upgrade"};
+    static constexpr std::string_view kHopByHop[] = {
+        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+        "TE",         "Trailer",    "Trailers",           "Transfer-Encoding",
+        "Upgrade"};
     for (std::size_t i = 0; i < count; ++i) {
       const std::string_view name = to_view(headers[i].name);
       if (!forkserve::detail::is_token(name)) return "invalid header: header name is not a token";
@@ -137,7 +137,8 @@ struct FakeServer {
                ": header value contains CR, LF, NUL or another control character";
       }
       for (std::string_view hop : kHopByHop) {
-        if (iequals(name, hop)) return "invalid header " + std::string(name) + ": hop-by-hop header is the server's to send";
+        if (iequals(name, hop))
+          return "invalid header " + std::string(name) + ": hop-by-hop header is the server's to send";
       }
     }
     return std::nullopt;
@@ -158,8 +159,8 @@ struct FakeServer {
   static void log_error(void* server, const char* message, std::size_t size) {
     self(server).response.error_log.append(message, size).push_back('\n');
   }
-  static int start_response(void* server, forkserve_str status, const forkserve_pair* headers, std::size_t count,
-                            int replace) {
+  static int start_response(void* server, forkserve_str status, const forkserve_pair* headers,
+                            std::size_t count, int replace) {
     FakeServer& s = self(server);
     if (s.head_sent) return refuse(s, "start_response called after the headers were sent");
     if (s.started && !replace) return refuse(s, "start_response called twice without an exception");
@@ -170,7 +171,8 @@ struct FakeServer {
     s.response.headers.clear();
     s.response.content_length.reset();
     for (std::size_t i = 0; i < count; ++i) {
-      s.response.headers.push_back({std::string(to_view(headers[i].name)), std::string(to_view(headers[i].value))});
+      s.response.headers.push_back(
+          {std::string(to_view(headers[i].name)), std::string(to_view(headers[i].value))});
     }
     return FORKSERVE_OK;
   }
@@ -198,8 +200,10 @@ struct FakeServer {
     std::string content;
     char chunk[16384];
     while (content.size() < length) {
-      const std::size_t want = static_cast<std::size_t>(std::min<unsigned long long>(sizeof chunk, length - content.size()));
-      const ssize_t n = ::pread(fd, chunk, want, static_cast<off_t>(offset + static_cast<long long>(content.size())));
+      const std::size_t want =
+          static_cast<std::size_t>(std::min<unsigned long long>(sizeof chunk, length - content.size()));
+      const ssize_t n =
+          ::pread(fd, chunk, want, static_cast<off_t>(offset + static_cast<long long>(content.size())));
       if (n < 0) return refuse(s, std::string("send_file: ") + std::strerror(errno));
       if (n == 0) return refuse(s, "send_file: the file is shorter than the length given");
       content.append(chunk, static_cast<std::size_t>(n));
@@ -212,7 +216,8 @@ struct FakeServer {
 
 inline std::string cgi_header_name(std::string_view header) {
   std::string name = "HTTP_";
-  for (char c : header) name.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c));
+  for (char c : header)
+    name.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c));
   return name;
 }
 
@@ -290,7 +295,8 @@ class Client {
       vars.emplace_back("CONTENT_LENGTH", std::to_string(server.body.size()));
     }
     vars.emplace_back("SERVER_NAME", server_name);
-    std::stable_sort(vars.begin(), vars.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(vars.begin(), vars.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<std::pair<std::string, std::string>> merged;
     for (auto& var : vars) {
       if (!merged.empty() && merged.back().first == var.first) {
@@ -318,9 +324,14 @@ class Client {
     return std::move(server.response);
   }
 
-  Response get(std::string_view target, const Headers& headers = {}) { return request("GET", target, headers); }
-  Response head(std::string_view target, const Headers& headers = {}) { return request("HEAD", target, headers); }
-  Response post(std::string_view target, std::string body, std::string_view content_type, Headers headers = {}) {
+  Response get(std::string_view target, const Headers& headers = {}) {
+    return request("GET", target, headers);
+  }
+  Response head(std::string_view target, const Headers& headers = {}) {
+    return request("HEAD", target, headers);
+  }
+  Response post(std::string_view target, std::string body, std::string_view content_type,
+                Headers headers = {}) {
     headers.push_back({"Content-Type", std::string(content_type)});
     return request("POST", target, headers, std::move(body));
   }

@@ -8,15 +8,14 @@
 //   - a multipart body never yields more parts than the limit.
 // The first input byte chooses the multipart chunk size, so every split of
 // the body across reads is tried.
-#include <forkserve/form.hpp>
-#include <forkserve/json.hpp>
-#include <forkserve/multipart.hpp>
-#include <forkserve/response.hpp>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <forkserve/form.hpp>
+#include <forkserve/json.hpp>
+#include <forkserve/multipart.hpp>
+#include <forkserve/response.hpp>
 #include <string>
 #include <string_view>
 
@@ -26,7 +25,8 @@ void check_urlencoded(std::string_view text) {
   try {
     const forkserve::Fields fields = forkserve::parse_urlencoded(text, 64);
     const forkserve::Fields again = forkserve::parse_urlencoded(forkserve::to_urlencoded(fields), 64);
-    if (again.size() != fields.size() || !std::equal(fields.begin(), fields.end(), again.begin())) std::abort();
+    if (again.size() != fields.size() || !std::equal(fields.begin(), fields.end(), again.begin()))
+      std::abort();
   } catch (const forkserve::HttpError&) {
   }
 }
@@ -38,7 +38,8 @@ void check_json(std::string_view text) {
     const auto c = static_cast<unsigned char>(rest.front());
     if (c < 0x20 || c == '"') std::abort();
     if (c == '\\') {
-      if (rest.size() < 2 || std::string_view("\"\\/bfnrtu").find(rest[1]) == std::string_view::npos) std::abort();
+      if (rest.size() < 2 || std::string_view("\"\\/bfnrtu").find(rest[1]) == std::string_view::npos)
+        std::abort();
       rest.remove_prefix(2);
       continue;
     }

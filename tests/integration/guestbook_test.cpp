@@ -20,7 +20,8 @@ std::string post_form(std::string_view body) {
 
 std::size_t count(std::string_view text, std::string_view what) {
   std::size_t n = 0;
-  for (std::size_t at = text.find(what); at != std::string_view::npos; at = text.find(what, at + what.size())) ++n;
+  for (std::size_t at = text.find(what); at != std::string_view::npos; at = text.find(what, at + what.size()))
+    ++n;
   return n;
 }
 
@@ -67,7 +68,8 @@ TEST(GuestbookTest, EntriesSurviveARestart) {
   }
   ServerProcess server({"--handler", handler});
   ASSERT_TRUE(server.ready()) << server.error();
-  EXPECT_EQ(exchange(server.port(), "GET /api/entries HTTP/1.0\r\n\r\n").body, R"([{"name":"a","message":"kept"}])");
+  EXPECT_EQ(exchange(server.port(), "GET /api/entries HTTP/1.0\r\n\r\n").body,
+            R"([{"name":"a","message":"kept"}])");
 }
 
 TEST(GuestbookTest, FiftyConcurrentPostsLeaveExactlyFiftyWholeEntries) {
@@ -93,8 +95,8 @@ TEST(GuestbookTest, FiftyConcurrentPostsLeaveExactlyFiftyWholeEntries) {
   ASSERT_EQ(api.status, 200) << api.summary();
   EXPECT_EQ(count(api.body, "{\"name\":"), static_cast<std::size_t>(kPosts));
   for (int i = 0; i < kPosts; ++i) {
-    const std::string whole = "{\"name\":\"client" + std::to_string(i) + "\",\"message\":\"" + std::to_string(i) +
-                              filler + "\"}";
+    const std::string whole =
+        "{\"name\":\"client" + std::to_string(i) + "\",\"message\":\"" + std::to_string(i) + filler + "\"}";
     EXPECT_EQ(count(api.body, whole), 1u) << "entry " << i << " is missing, torn or repeated";
   }
   const std::string file = read_file(data.path() + "/entries");

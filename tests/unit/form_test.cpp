@@ -1,15 +1,17 @@
 // <forkserve/form.hpp>: percent decoding, urlencoded forms and queries,
 // Cookie headers and media-type parameters, including what hostile clients send.
-#include <forkserve/form.hpp>
 #include <gtest/gtest.h>
 
+#include <forkserve/form.hpp>
 #include <string>
 #include <vector>
 
 namespace forkserve {
 namespace {
 
-TEST(UrlDecode, DecodesEscapesOfAnyCase) { EXPECT_EQ(url_decode("%41%62%2f%2F%e2%82%ac"), "Ab//\xe2\x82\xac"); }
+TEST(UrlDecode, DecodesEscapesOfAnyCase) {
+  EXPECT_EQ(url_decode("%41%62%2f%2F%e2%82%ac"), "Ab//\xe2\x82\xac");
+}
 
 TEST(UrlDecode, PlusIsSpaceOnlyInFormEncoding) {
   EXPECT_EQ(url_decode("a+b"), "a+b");
@@ -96,7 +98,9 @@ TEST(ParseCookies, SkipsJunkInsteadOfFailing) {
   EXPECT_FALSE(c.contains(""));
 }
 
-TEST(ParseCookies, FirstOfTwoEqualNamesWins) { EXPECT_EQ(parse_cookies("s=inner; s=outer").get("s"), "inner"); }
+TEST(ParseCookies, FirstOfTwoEqualNamesWins) {
+  EXPECT_EQ(parse_cookies("s=inner; s=outer").get("s"), "inner");
+}
 
 TEST(ParseCookies, DoesNotPercentDecode) { EXPECT_EQ(parse_cookies("n=a%20b").get("n"), "a%20b"); }
 

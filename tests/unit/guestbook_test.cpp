@@ -1,15 +1,15 @@
 // examples/guestbook, in process: every behaviour of its specification
 // through forkserve::testing. tests/integration/guestbook_test.cpp runs it
 // under the real server.
-#include <forkserve/testing.hpp>
+#include "guestbook/guestbook.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <forkserve/testing.hpp>
 #include <fstream>
 #include <string>
-
-#include "guestbook/guestbook.hpp"
 
 #if __has_include(<nlohmann/json.hpp>)
 #include <nlohmann/json.hpp>
@@ -121,8 +121,10 @@ TEST_F(GuestbookTest, ApiListsEntriesAsJsonWithLimit) {
   auto all = client.get("/api/entries");
   EXPECT_EQ(all.status, 200);
   EXPECT_EQ(all.header("Content-Type"), "application/json");
-  EXPECT_EQ(all.body, R"([{"name":"n1","message":"m1"},{"name":"n2","message":"m2"},{"name":"n3","message":"m3"}])");
-  EXPECT_EQ(client.get("/api/entries?limit=2").body, R"([{"name":"n2","message":"m2"},{"name":"n3","message":"m3"}])");
+  EXPECT_EQ(all.body,
+            R"([{"name":"n1","message":"m1"},{"name":"n2","message":"m2"},{"name":"n3","message":"m3"}])");
+  EXPECT_EQ(client.get("/api/entries?limit=2").body,
+            R"([{"name":"n2","message":"m2"},{"name":"n3","message":"m3"}])");
   EXPECT_EQ(client.get("/api/entries?limit=0").body, "[]");
   EXPECT_EQ(client.get("/api/entries?limit=99").body, all.body);
 }

@@ -1,10 +1,10 @@
 // <forkserve/multipart.hpp>: parts streamed from the body in any chunking,
 // and every bound holding against hostile bodies.
-#include <forkserve/multipart.hpp>
-#include <forkserve/testing.hpp>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <forkserve/multipart.hpp>
+#include <forkserve/testing.hpp>
 #include <string>
 #include <vector>
 
@@ -89,8 +89,8 @@ TEST(Multipart, EmptyBodyWithOnlyTheCloseDelimiterHasNoParts) {
 TEST(Multipart, LargePartIsStreamedNotBuffered) {
   // 4 MiB of content read in 64 KiB pieces: the reader never pulls far ahead.
   const std::string content(4 << 20, 'a');
-  const std::string body = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"big\"\r\n\r\n" + content +
-                           "\r\n--XyZ--\r\n";
+  const std::string body = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"big\"\r\n\r\n" +
+                           content + "\r\n--XyZ--\r\n";
   std::size_t consumed = 0;
   FormLimits limits;
   limits.max_body_bytes = 8 << 20;
@@ -135,8 +135,9 @@ TEST(Multipart, EndlessPartStopsAtTheBodyLimit) {
 }
 
 TEST(Multipart, HugePartHeadersAreContentTooLarge) {
-  const std::string body = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"\r\nX-Junk: " + std::string(20000, 'j') +
-                           "\r\n\r\nv\r\n--XyZ--\r\n";
+  const std::string body =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"f\"\r\nX-Junk: " + std::string(20000, 'j') +
+      "\r\n\r\nv\r\n--XyZ--\r\n";
   try {
     parse_all(body, 1000);
     FAIL() << "20 kB of part headers passed";
@@ -179,7 +180,8 @@ TEST(Multipart, TruncatedBodiesAreBadRequest) {
 
 TEST(Multipart, PartWithoutNameOrDispositionIsBadRequest) {
   EXPECT_THROW(parse_all("--XyZ\r\nContent-Type: text/plain\r\n\r\nv\r\n--XyZ--", 4), BadRequest);
-  EXPECT_THROW(parse_all("--XyZ\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nv\r\n--XyZ--", 4), BadRequest);
+  EXPECT_THROW(parse_all("--XyZ\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nv\r\n--XyZ--", 4),
+               BadRequest);
   EXPECT_THROW(parse_all("--XyZ\r\nno colon here\r\n\r\nv\r\n--XyZ--", 4), BadRequest);
 }
 

@@ -1,10 +1,10 @@
 // <forkserve/status.hpp>, <forkserve/response.hpp> and <forkserve/json.hpp>.
+#include <gtest/gtest.h>
+
 #include <forkserve/json.hpp>
 #include <forkserve/response.hpp>
 #include <forkserve/status.hpp>
 #include <forkserve/testing.hpp>
-#include <gtest/gtest.h>
-
 #include <string>
 
 #if __has_include(<nlohmann/json.hpp>)
@@ -105,9 +105,10 @@ TEST(SetCookie, BuildsEveryAttribute) {
                           .http_only()
                           .same_site(SameSite::Strict);
   EXPECT_EQ(cookie.header().name, "Set-Cookie");
-  EXPECT_EQ(cookie.header().value,
-            "sid=abc123; Path=/; Domain=example.org; Max-Age=3600; Expires=Sun, 06 Nov 1994 08:49:37 GMT; Secure; "
-            "HttpOnly; SameSite=Strict");
+  EXPECT_EQ(
+      cookie.header().value,
+      "sid=abc123; Path=/; Domain=example.org; Max-Age=3600; Expires=Sun, 06 Nov 1994 08:49:37 GMT; Secure; "
+      "HttpOnly; SameSite=Strict");
   EXPECT_EQ(SetCookie::removal("sid").value(), "sid=; Max-Age=0");
 }
 
@@ -148,7 +149,8 @@ TEST(ResponseHelpers, RedirectIsSeeOtherByDefault) {
   auto reply = answer([](StartResponse& s) { return redirect(s, "/next"); });
   EXPECT_EQ(reply.status, 303);
   EXPECT_EQ(reply.header("Location"), "/next");
-  auto permanent = answer([](StartResponse& s) { return redirect(s, "/new", {}, status::permanent_redirect); });
+  auto permanent =
+      answer([](StartResponse& s) { return redirect(s, "/new", {}, status::permanent_redirect); });
   EXPECT_EQ(permanent.status, 308);
 }
 

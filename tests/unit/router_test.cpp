@@ -1,11 +1,11 @@
 // <forkserve/router.hpp> and <forkserve/request.hpp>, driven through the
 // in-process test client.
+#include <gtest/gtest.h>
+
 #include <forkserve/request.hpp>
 #include <forkserve/response.hpp>
 #include <forkserve/router.hpp>
 #include <forkserve/testing.hpp>
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <string>
 
@@ -17,7 +17,8 @@ Router::Handler echo(std::string name, std::vector<std::string> params = {}) {
   return [name, params](Environ& environ, StartResponse& start_response) {
     Request request(environ);
     std::string out = name;
-    for (const std::string& p : params) out += " " + p + "=" + std::string(request.param(p).value_or("<none>"));
+    for (const std::string& p : params)
+      out += " " + p + "=" + std::string(request.param(p).value_or("<none>"));
     return text(start_response, out);
   };
 }
@@ -85,7 +86,8 @@ TEST_F(RouterTest, MalformedEscapeInAParameterIsBadRequest) {
   // does the same for a PATH_INFO that reaches it.
   Router inner;
   inner.get("/x/{id}", echo("x", {"id"}));
-  forkserve_pair vars[] = {{to_str("REQUEST_METHOD"), to_str("GET")}, {to_str("forkserve.raw_path"), to_str("/x/%zz")}};
+  forkserve_pair vars[] = {{to_str("REQUEST_METHOD"), to_str("GET")},
+                           {to_str("forkserve.raw_path"), to_str("/x/%zz")}};
   struct Recorder {
     std::string status;
     static int start(void* s, forkserve_str status, const forkserve_pair*, size_t, int) {
@@ -108,7 +110,9 @@ TEST_F(RouterTest, MalformedEscapeInAParameterIsBadRequest) {
 
 TEST(Router, HttpErrorFromARouteBecomesItsStatus) {
   Router router;
-  router.get("/limited", [](Environ&, StartResponse&) -> Body { throw HttpError(status::too_many_requests, "slow down"); });
+  router.get("/limited", [](Environ&, StartResponse&) -> Body {
+    throw HttpError(status::too_many_requests, "slow down");
+  });
   router.get("/after-start", [](Environ&, StartResponse& start_response) -> Body {
     start_response(status::ok, {});
     throw BadRequest("changed my mind");
@@ -166,8 +170,8 @@ struct Inspect {
   }
 };
 
-std::string inspect(std::function<std::string(Request&)> look, std::string_view method, std::string_view target,
-                    const Headers& headers = {}, std::string body = {}) {
+std::string inspect(std::function<std::string(Request&)> look, std::string_view method,
+                    std::string_view target, const Headers& headers = {}, std::string body = {}) {
   Router router;
   router.route(method, "/r", Inspect{std::move(look)});
   testing::Client client(router);
@@ -198,15 +202,17 @@ TEST(Request, IntegerQueryIsCheckedAndBounded) {
   };
   EXPECT_EQ(inspect(look, "GET", "/r?n=42"), "200 42");
   EXPECT_EQ(inspect(look, "GET", "/r"), "200 absent");
-  for (const char* bad : {"/r?n=", "/r?n=0", "/r?n=101", "/r?n=4x", "/r?n=-1", "/r?n=+5", "/r?n=99999999999999999999"}) {
+  for (const char* bad :
+       {"/r?n=", "/r?n=0", "/r?n=101", "/r?n=4x", "/r?n=-1", "/r?n=+5", "/r?n=99999999999999999999"}) {
     EXPECT_TRUE(inspect(look, "GET", bad).starts_with("400 n must be an integer from 1 to 100")) << bad;
   }
 }
 
 TEST(Request, HeadersByHttpNameInAnyCase) {
   auto look = [](Request& r) {
-    return std::string(r.header("x-request-id").value_or("-")) + "," + std::string(r.header("CONTENT-TYPE").value_or("-")) +
-           "," + std::string(r.header("X_Request_Id").value_or("none")) + "," +
+    return std::string(r.header("x-request-id").value_or("-")) + "," +
+           std::string(r.header("CONTENT-TYPE").value_or("-")) + "," +
+           std::string(r.header("X_Request_Id").value_or("none")) + "," +
            std::string(r.header("Absent").value_or("none"));
   };
   EXPECT_EQ(inspect(look, "POST", "/r", {{"X-Request-ID", "abc"}, {"Content-Type", "text/plain"}}, "b"),
@@ -253,10 +259,33 @@ TEST(Request, OversizedFormBodyIsContentTooLarge) {
 
 TEST(Request, BrokenMultipartFormIsBadRequest) {
   auto look = [](Request& r) { return std::string(r.form().get_or("m", "-")); };
-  auto reply = inspect(look, "POST", "/r", {{"Content-Type", "multipart/form-data; boundary=b"}}, "--b\r\nnope");
+  auto reply =
+      inspect(look, "POST", "/r", {{"Content-Type", "multipart/form-data; boundary=b"}}, "--b\r\nnope");
   EXPECT_TRUE(reply.starts_with("400 ")) << reply;
   reply = inspect(look, "POST", "/r", {{"Content-Type", "multipart/form-data"}}, "--b--");
   EXPECT_TRUE(reply.starts_with("400 ")) << reply;
+}
+
+TEST(Request, FormThatFailedFailsAgainInsteadOfLookingEmpty) {
+  Router router;
+  router.post("/r", [](Environ& environ, StartResponse& start_response) {
+    Request request(environ);
+    std::string first;
+    try {
+      request.form();
+    } catch (const BadRequest& e) {
+      first = e.what();
+    }
+    try {
+      request.form();
+    } catch (const BadRequest& e) {
+      return text(start_response, first + "|" + e.what());
+    }
+    return text(start_response, "second call passed");
+  });
+  testing::Client client(router);
+  EXPECT_EQ(client.post("/r", "a=%", "application/x-www-form-urlencoded").body,
+            "malformed percent escape in \"%\"|malformed percent escape in \"%\"");
 }
 
 TEST(Request, MethodAndDecodedPath) {

@@ -1,13 +1,13 @@
 // <forkserve/testing.hpp>: the in-process client gives a handler what the
 // server gives it and holds it to the same rules; and Body::pull with a
 // move-only source, seen through it.
-#include <forkserve/response.hpp>
-#include <forkserve/testing.hpp>
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <forkserve/response.hpp>
+#include <forkserve/testing.hpp>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -31,8 +31,9 @@ TEST(TestingClient, BuildsTheEnvironLikeTheServer) {
   std::string seen;
   run(
       [&seen](Environ& environ, StartResponse& s) {
-        for (const char* name : {"REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REQUEST_URI", "forkserve.raw_path",
-                                 "CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_X_TWICE", "SERVER_NAME"}) {
+        for (const char* name :
+             {"REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REQUEST_URI", "forkserve.raw_path",
+              "CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_X_TWICE", "SERVER_NAME"}) {
           seen += std::string(name) + "=" + std::string(environ.get(name, "<unset>")) + "\n";
         }
         seen += "HTTP_X_UNDER=" + std::string(environ.get("HTTP_X_UNDER", "<unset>")) + "\n";
@@ -41,11 +42,18 @@ TEST(TestingClient, BuildsTheEnvironLikeTheServer) {
         return Body();
       },
       "POST", "/a%20b?x=1",
-      {{"Content-Type", "text/plain"}, {"X-Twice", "1"}, {"x-twice", "2"}, {"X_Under", "no"}, {"Host", "h:81"}}, "data");
-  EXPECT_EQ(seen,
-            "REQUEST_METHOD=POST\nPATH_INFO=/a b\nQUERY_STRING=x=1\nREQUEST_URI=/a%20b?x=1\nforkserve.raw_path=/a%20b\n"
-            "CONTENT_TYPE=text/plain\nCONTENT_LENGTH=4\nHTTP_X_TWICE=1, 2\nSERVER_NAME=h\nHTTP_X_UNDER=<unset>\n"
-            "body=data\n");
+      {{"Content-Type", "text/plain"},
+       {"X-Twice", "1"},
+       {"x-twice", "2"},
+       {"X_Under", "no"},
+       {"Host", "h:81"}},
+      "data");
+  EXPECT_EQ(
+      seen,
+      "REQUEST_METHOD=POST\nPATH_INFO=/a "
+      "b\nQUERY_STRING=x=1\nREQUEST_URI=/a%20b?x=1\nforkserve.raw_path=/a%20b\n"
+      "CONTENT_TYPE=text/plain\nCONTENT_LENGTH=4\nHTTP_X_TWICE=1, 2\nSERVER_NAME=h\nHTTP_X_UNDER=<unset>\n"
+      "body=data\n");
 }
 
 TEST(TestingClient, MalformedPathIsAnsweredWithoutTheHandler) {
@@ -61,11 +69,12 @@ TEST(TestingClient, MalformedPathIsAnsweredWithoutTheHandler) {
 }
 
 TEST(TestingClient, InvalidStatusOrHeaderIsAResponseErrorInTheHandler) {
-  for (auto bad : std::vector<std::pair<std::string, Headers>>{{"200", {}},
-                                                                {"99 Low", {}},
-                                                                {"200 OK", {{"Bad Name", "v"}}},
-                                                                {"200 OK", {{"X", "a\r\nb"}}},
-                                                                {"200 OK", {{"Transfer-Encoding", "chunked"}}}}) {
+  for (auto bad :
+       std::vector<std::pair<std::string, Headers>>{{"200", {}},
+                                                    {"99 Low", {}},
+                                                    {"200 OK", {{"Bad Name", "v"}}},
+                                                    {"200 OK", {{"X", "a\r\nb"}}},
+                                                    {"200 OK", {{"Transfer-Encoding", "chunked"}}}}) {
     bool threw = false;
     run([&](Environ&, StartResponse& s) {
       try {
@@ -155,7 +164,8 @@ TEST(BodyPull, SourceIsDestroyedWithTheBody) {
   auto alive = std::make_shared<int>(0);
   std::weak_ptr<int> watch = alive;
   {
-    Body body = Body::pull([owned = std::move(alive)]() -> std::optional<std::string> { return std::nullopt; });
+    Body body =
+        Body::pull([owned = std::move(alive)]() -> std::optional<std::string> { return std::nullopt; });
     EXPECT_FALSE(watch.expired());
   }
   EXPECT_TRUE(watch.expired());

@@ -1,5 +1,5 @@
-#include <forkserve/export.hpp>
-
 #include "tour.hpp"
+
+#include <forkserve/export.hpp>
 
 FORKSERVE_EXPORT_HANDLER(Tour)

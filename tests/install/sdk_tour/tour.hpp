@@ -7,7 +7,6 @@
 #include <forkserve/response.hpp>
 #include <forkserve/router.hpp>
 #include <forkserve/status.hpp>
-
 #include <memory>
 #include <string>
 
@@ -22,10 +21,14 @@ class Tour {
       const long long count = request.integer_query("count", 0, 10).value_or(1);
       forkserve::JsonWriter json;
       json.begin_object()
-          .key("id").value(*request.param("id"))
-          .key("count").value(count)
-          .key("tag").value(request.header("x-tag").value_or(""))
-          .key("seen").value(request.cookie("seen").has_value())
+          .key("id")
+          .value(*request.param("id"))
+          .key("count")
+          .value(count)
+          .key("tag")
+          .value(request.header("x-tag").value_or(""))
+          .key("seen")
+          .value(request.cookie("seen").has_value())
           .end_object();
       return forkserve::json(start_response, std::move(json).str());
     });
@@ -34,12 +37,14 @@ class Tour {
       forkserve::Request request(environ);
       const std::string name(request.form().get_or("name", ""));
       if (name.empty()) throw forkserve::BadRequest("name is required");
-      auto cookie = forkserve::SetCookie("seen", forkserve::url_encode(name)).path("/").http_only().max_age(60);
+      auto cookie =
+          forkserve::SetCookie("seen", forkserve::url_encode(name)).path("/").http_only().max_age(60);
       return forkserve::redirect(start_response, "/hello/" + forkserve::url_encode(name), {cookie.header()});
     });
     router_.get("/hello/{name}", [](Environ& environ, StartResponse& start_response) {
       forkserve::Request request(environ);
-      return forkserve::html(start_response, "<p>Hello, " + forkserve::html_escape(*request.param("name")) + "</p>");
+      return forkserve::html(start_response,
+                             "<p>Hello, " + forkserve::html_escape(*request.param("name")) + "</p>");
     });
     // A multipart upload streamed part by part.
     router_.post("/upload", [](Environ& environ, StartResponse& start_response) {

@@ -1,10 +1,9 @@
 // The tour handler through forkserve::testing: no server, no sockets.
 // Prints each failed check and exits 1 if there was one.
-#include <forkserve/testing.hpp>
-
-#include <iostream>
-
 #include "tour.hpp"
+
+#include <forkserve/testing.hpp>
+#include <iostream>
 
 namespace {
 int failures = 0;
@@ -28,11 +27,13 @@ int main() {
   form.add("name", "<Ann>");
   auto greeted = client.post_form("/greet", form);
   expect(greeted.status == 303 && greeted.header("Location") == "/hello/%3CAnn%3E", "POST /greet redirects");
-  expect(greeted.header("Set-Cookie") == "seen=%3CAnn%3E; Path=/; HttpOnly; Max-Age=60", "POST /greet sets a cookie");
+  expect(greeted.header("Set-Cookie") == "seen=%3CAnn%3E; Path=/; HttpOnly; Max-Age=60",
+         "POST /greet sets a cookie");
   expect(client.get("/hello/%3CAnn%3E").body == "<p>Hello, &lt;Ann&gt;</p>", "GET /hello escapes");
   expect(client.post_form("/greet", {}).status == 400, "empty name is 400");
 
-  auto upload = client.post_multipart("/upload", forkserve::testing::multipart(form, {{"f", "a.bin", "x/y", "12345"}}));
+  auto upload =
+      client.post_multipart("/upload", forkserve::testing::multipart(form, {{"f", "a.bin", "x/y", "12345"}}));
   expect(upload.status == 201 && upload.body == "name:5;f:5;", "POST /upload: " + upload.body);
 
   expect(client.get("/count").body == "012", "GET /count streams");
