@@ -40,6 +40,7 @@ struct RequestContext {
   std::string_view body_buffered;       // body bytes that arrived with the head
   unsigned long long body_left = 0;     // still to be read from the socket
   Deadline body_deadline{};
+  unsigned handler_timeout = 0;  // seconds the handler has once the whole body is in
   ResponseWriter writer;
   int client_error = 0;  // 408 when the body timed out, so the answer is not a 500
   std::string last_error;
@@ -71,6 +72,9 @@ long long read_input(void* server, char* buffer, std::size_t size) {
   IoResult result = read_some(ctx.fd, {buffer, want}, ctx.body_deadline);
   if (result.status == IoStatus::Ok) {
     ctx.body_left -= result.bytes;
+    // The upload took the client's time, not the handler's: its deadline
+    // counts from now. (Once the response has started, its own phase runs.)
+    if (ctx.body_left == 0 && !ctx.writer.head_sent()) ::alarm(ctx.handler_timeout);
     return static_cast<long long>(result.bytes);
   }
   if (result.status == IoStatus::TimedOut) {
@@ -131,7 +135,8 @@ void linger_and_close(int fd) {
 }
 
 // The phase alarm. While the handler runs, SIGALRM is due --handler-timeout
-// seconds after it started; once the response head goes out, it is re-armed
+// seconds after it started, or after the request body is in if that came
+// later (the upload is bounded by --body-timeout, not the handler's); once the response head goes out, it is re-armed
 // for --write-timeout, and it stays armed until the child exits, so not even
 // a blocked access log can keep a child alive. When it fires during the
 // response, the child answers 503 if nothing was sent yet (else resets the
@@ -163,8 +168,7 @@ void on_phase_alarm(int) {
     write_line(a.client_fd, a.unavailable_response);
     write_line(STDERR_FILENO, a.handler_timeout_line);
   } else {
-    linger hard_close{1, 0};
-    ::setsockopt(a.client_fd, SOL_SOCKET, SO_LINGER, &hard_close, sizeof hard_close);
+    reset_on_close(a.client_fd);
     status = a.writer->status();
     body_bytes = a.writer->body_bytes();
     write_line(STDERR_FILENO, a.response_timeout_line);
@@ -205,7 +209,10 @@ void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access
   a.access_trailer = access_trailer;
   a.access_line.resize(a.access_prefix_length + kAccessSuffixRoom + access_trailer.size());
 
-  install_phase_alarm(static_cast<unsigned>(config.handler_timeout));
+  // While the body is still to come, the handler's time starts when it is
+  // in (read_input re-arms), and the client has --body-timeout for it.
+  unsigned body_allowance = ctx.body_left > 0 ? static_cast<unsigned>(config.body_timeout) : 0;
+  install_phase_alarm(static_cast<unsigned>(config.handler_timeout) + body_allowance);
 }
 
 // "GET /path" for the parent's log, should this child die; control bytes blanked.
@@ -213,10 +220,8 @@ void write_label(const Connection& connection, const http::RequestHead& head) {
   if (connection.label == nullptr || connection.label_size == 0) return;
   std::string label = std::string(head.method).append(" ").append(head.path);
   std::size_t n = std::min(label.size(), connection.label_size - 1);
-  for (std::size_t i = 0; i < n; ++i) {
-    auto c = static_cast<unsigned char>(label[i]);
-    connection.label[i] = c < 0x20 || c == 0x7f ? '?' : label[i];
-  }
+  std::copy_n(label.data(), n, connection.label);
+  blank_control_bytes({connection.label, n});
   connection.label[n] = '\0';
 }
 
@@ -272,6 +277,7 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
   ctx.body_buffered = after_head.substr(0, std::min<unsigned long long>(after_head.size(), body_length));
   ctx.body_left = body_length - ctx.body_buffered.size();
   ctx.body_deadline = Clock::now() + std::chrono::seconds(config.body_timeout);
+  ctx.handler_timeout = static_cast<unsigned>(config.handler_timeout);
 
   std::vector<forkserve_pair> pairs;
   pairs.reserve(environ.variables.size());
@@ -351,9 +357,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
       parsed.status == http::ParseStatus::Complete ? parsed.head.request_line : first_line(received.bytes());
   std::string context = "\"";
   context.append(request_line.substr(0, 200)).append("\" from ").append(info.remote.host);
-  for (char& c : context) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // no forged error-log lines
-  }
+  blank_control_bytes(context);  // no forged error-log lines
   AccessRecord record{info.remote.host, started, request_line, 0, 0};
   if (parsed.status == http::ParseStatus::Complete) {
     if (const http::HeaderField* referer = parsed.head.find("Referer")) record.referer = referer->value;

@@ -140,8 +140,7 @@ int ResponseWriter::fail(int status, std::string_view detail) {
   if (head_sent_) {
     // Too late for an error page: reset the connection so the client sees a
     // failure rather than a short body it might trust.
-    linger hard_close{1, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard_close, sizeof hard_close);
+    reset_on_close(fd_);
     aborted_ = true;
     return status_code_;
   }

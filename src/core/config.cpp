@@ -149,7 +149,7 @@ const Option kOptions[] = {
        return set_int(c.write_timeout, v, 1, kMaxSeconds, "a number of seconds");
      }},
     {"handler-timeout", "SECONDS", "60",
-     "time the handler may run; then 503 if nothing was sent yet, and the child is stopped",
+     "time the handler may run once the request body is in; then 503 if nothing was sent yet, and the child is stopped",
      [](Config& c, std::string_view v) {
        return set_int(c.handler_timeout, v, 1, kMaxSeconds, "a number of seconds");
      }},

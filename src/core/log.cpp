@@ -20,6 +20,19 @@ void write_line(int fd, std::string_view line) {
   }
 }
 
+void blank_control_bytes(std::span<char> text) {
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+}
+
+void ThrottledLog::error(std::string_view message) {
+  std::time_t now = std::time(nullptr);
+  if (now == last_) return;
+  last_ = now;
+  log_error(message);
+}
+
 bool LogFiles::open_onto(const std::string& path, int fd, std::string& error) {
   int opened = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (opened < 0) {

@@ -5,6 +5,7 @@
 
 #include <ctime>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -59,6 +60,20 @@ char* append_access_suffix(char* out, int status, unsigned long long body_bytes,
 
 // Appends one whole line to `fd`. Async-signal-safe.
 void write_line(int fd, std::string_view line);
+
+// Replaces control bytes (< 0x20, 0x7f) with '?', so that text a client or a
+// child chose cannot forge or break an error-log line. Async-signal-safe.
+void blank_control_bytes(std::span<char> text);
+
+// log_error() for a failure that repeats with every attempt (no descriptors,
+// no memory, fork failing): at most one line a second.
+class ThrottledLog {
+ public:
+  void error(std::string_view message);
+
+ private:
+  std::time_t last_ = 0;
+};
 
 // The log files named on the command line ("-": standard output for the
 // access log, standard error for the error log). reopen() points the same

@@ -99,6 +99,11 @@ IoResult send_file_all(int fd, int file, off_t offset, std::size_t length, Deadl
   return {IoStatus::Ok, sent, 0};
 }
 
+void reset_on_close(int fd) {
+  linger hard_close{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard_close, sizeof hard_close);
+}
+
 bool set_nonblocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL);
   return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;

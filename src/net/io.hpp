@@ -61,4 +61,9 @@ IoResult send_file_all(int fd, int file, off_t offset, std::size_t length, Deadl
 // Sets O_NONBLOCK; false on failure.
 bool set_nonblocking(int fd);
 
+// Makes the coming close() of socket `fd` reset the connection (SO_LINGER 0)
+// rather than end it in order, so a client cannot take a cut-off response for
+// a whole one. Async-signal-safe.
+void reset_on_close(int fd);
+
 }  // namespace forkserve

@@ -1,5 +1,5 @@
 // The whole server: argv → Config → logs → module → listeners (or the inetd
-// connection) → pidfile → chroot → user → daemon → supervisor; exit codes.
+// connection) → pidfile → chroot → user → daemon → master loop; exit codes.
 #include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
@@ -22,7 +22,7 @@
 #include "module/module_loader.hpp"
 #include "startup/pidfile.hpp"
 #include "startup/privileges.hpp"
-#include "master/supervisor.hpp"
+#include "master/loop.hpp"
 
 namespace forkserve {
 namespace {
@@ -38,7 +38,11 @@ std::vector<Listener> open_listeners(const Config& config, InheritedSockets& inh
   if (wanted.empty()) wanted.push_back({config.host, config.port});
   std::vector<Listener> listeners;
   for (const Endpoint& where : wanted) {
-    ListenOptions options{config.backlog, config.reuse_port, ipv4_served_elsewhere(where, wanted)};
+    // Accepted once the request starts to arrive: a client that connects and
+    // waits holds no process; one that stays silent is answered 408 at the
+    // header deadline like any other.
+    ListenOptions options{config.backlog, config.reuse_port, ipv4_served_elsewhere(where, wanted),
+                          config.header_timeout};
     listeners.push_back(open_listener(where, options, error));
     if (!listeners.back().fd) return {};
   }
@@ -168,7 +172,7 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
   }
 
   if (config.daemon) {
-    // The launcher relays the supervisor's start-up line(s), then returns.
+    // The launcher relays the master loop's start-up line(s), then returns.
     if (!daemonize(std::move(dev_null), static_cast<int>(listeners.size()), config.error_log != "-", error)) {
       return fail(error);
     }
@@ -178,7 +182,7 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
   if (config.inetd) return serve_inetd(client, config, module->get(), logs);  // no --daemon, no --pidfile
   if (!config.pidfile.empty()) Pidfile::close_in_children();
 
-  return run_supervisor(config, std::move(listeners), *module, logs);
+  return run_master(config, std::move(listeners), *module, logs);
 }
 
 }  // namespace

@@ -78,8 +78,11 @@ TEST(PrivilegesTest, UserRunsParentAndChildrenAsThatUserWithoutSupplementaryGrou
   ServerProcess server({"--handler", module_path("hello.so"), "--user", "nobody", "--grace", "0"});
   ASSERT_TRUE(server.ready()) << server.error();
 
-  Client idle(server.port());  // holds a child in read_head, where it can be inspected
+  // A request begun but not finished holds a child in read_head, where it can
+  // be inspected (one that sent nothing is not even accepted yet).
+  Client idle(server.port());
   ASSERT_TRUE(idle.connected());
+  ASSERT_TRUE(idle.send("GET / HTTP/1.0\r\n"));
   pid_t child = serving_child(server);
   ASSERT_NE(child, 0) << "no child for an open connection";
   // Real, effective, saved and filesystem ids: with none of them 0, the
@@ -196,6 +199,7 @@ TEST(PrivilegesTest, ChrootServesTheRootInsideItAndChildrenSeeOnlyTheJail) {
   ASSERT_NE(::realpath(jail.path().c_str(), real), nullptr);
   Client idle(server.port());
   ASSERT_TRUE(idle.connected());
+  ASSERT_TRUE(idle.send("GET / HTTP/1.0\r\n"));  // begun, not finished: the child waits for the rest
   pid_t child = serving_child(server);
   ASSERT_NE(child, 0);
   EXPECT_EQ(link_target("/proc/" + std::to_string(child) + "/root"), real);
