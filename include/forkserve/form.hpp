@@ -11,6 +11,7 @@
 #define FORKSERVE_FORM_HPP
 
 #include <cstddef>
+#include <forkserve/http_rules.hpp>
 #include <forkserve/status.hpp>
 #include <initializer_list>
 #include <optional>
@@ -36,35 +37,13 @@ constexpr int hex_value(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 constexpr bool is_space(char c) { return c == ' ' || c == '\t'; }
 constexpr std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
 }
-// RFC 9110 tchar.
-constexpr bool is_token_char(char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-constexpr bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!is_token_char(c)) return false;
-  }
-  return true;
-}
 }  // namespace detail
-
-// ASCII case-insensitive equality, as HTTP compares names.
-constexpr bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (detail::ascii_lower(a[i]) != detail::ascii_lower(b[i])) return false;
-  }
-  return true;
-}
 
 // "%41+b" → "A+b", or "A b" with plus_is_space (form encoding). A '%' not
 // followed by two hex digits throws BadRequest. Decoded bytes are not checked

@@ -26,6 +26,8 @@
 #include <exception>
 #include <forkserve/form.hpp>
 #include <forkserve/handler.hpp>
+#include <forkserve/http_rules.hpp>
+#include <forkserve/request.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,37 +110,15 @@ struct FakeServer {
 
   static FakeServer& self(void* server) { return *static_cast<FakeServer*>(server); }
 
-  static bool field_text(std::string_view text) {
-    return std::all_of(text.begin(), text.end(), [](char ch) {
-      const auto c = static_cast<unsigned char>(ch);
-      return c == '\t' || (c >= 0x20 && c != 0x7f);
-    });
-  }
-  // The server's rules (src/http/response.cpp): "NNN Reason" with 200-599,
-  // header names that are tokens, values without control characters, no
-  // hop-by-hop headers.
+  // The server's own rules (<forkserve/http_rules.hpp>), with its messages.
   static std::optional<std::string> check(std::string_view status, const forkserve_pair* headers,
                                           std::size_t count) {
-    if (status.size() < 4 || status[3] != ' ' ||
-        !std::all_of(status.begin(), status.begin() + 3, [](char c) { return c >= '0' && c <= '9'; })) {
-      return "invalid status: status must look like \"200 OK\"";
-    }
-    if (status[0] < '2' || status[0] > '5') return "invalid status: status code must be between 200 and 599";
-    if (!field_text(status.substr(4))) return "invalid status: status reason contains a control character";
-    static constexpr std::string_view kHopByHop[] = {
-        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-        "TE",         "Trailer",    "Trailers",           "Transfer-Encoding",
-        "Upgrade"};
+    if (auto problem = rules::check_status(status)) return "invalid status: " + std::string(*problem);
     for (std::size_t i = 0; i < count; ++i) {
       const std::string_view name = to_view(headers[i].name);
-      if (!forkserve::detail::is_token(name)) return "invalid header: header name is not a token";
-      if (!field_text(to_view(headers[i].value))) {
-        return "invalid header " + std::string(name) +
-               ": header value contains CR, LF, NUL or another control character";
-      }
-      for (std::string_view hop : kHopByHop) {
-        if (iequals(name, hop))
-          return "invalid header " + std::string(name) + ": hop-by-hop header is the server's to send";
+      if (auto problem = rules::check_header(name, to_view(headers[i].value))) {
+        return "invalid header " + std::string(forkserve::detail::is_token(name) ? name : "(invalid name)") +
+               ": " + std::string(*problem);
       }
     }
     return std::nullopt;
@@ -214,13 +194,6 @@ struct FakeServer {
   static const char* last_error(void* server) { return self(server).error.c_str(); }
 };
 
-inline std::string cgi_header_name(std::string_view header) {
-  std::string name = "HTTP_";
-  for (char c : header)
-    name.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c));
-  return name;
-}
-
 }  // namespace detail
 
 class Client {
@@ -287,8 +260,8 @@ class Client {
         vars.emplace_back("CONTENT_LENGTH", h.value);
       } else if (iequals(h.name, "Content-Type")) {
         vars.emplace_back("CONTENT_TYPE", h.value);
-      } else {
-        vars.emplace_back(detail::cgi_header_name(h.name), h.value);
+      } else if (std::string name = environ_name_of_header(h.name); !name.empty()) {
+        vars.emplace_back(std::move(name), h.value);
       }
     }
     if (!has_length && (!server.body.empty() || method == "POST" || method == "PUT" || method == "PATCH")) {
