@@ -151,6 +151,20 @@ TEST(Router, RouteMayBeAnyHandlerObjectEvenMoveOnlyOrAnotherRouter) {
   EXPECT_EQ(client.get("/api/x%2Fy").body, "api thing=x/y");
 }
 
+TEST(Router, PulledBodyMayReadTheRoutesEnvironWhileItIsSent) {
+  Router router;
+  router.post("/echo/{id}", [](Environ& environ, StartResponse& start_response) {
+    start_response(status::ok, {});
+    return Body::pull([&environ, done = false]() mutable -> std::optional<std::string> {
+      if (done) return std::nullopt;
+      done = true;
+      return std::string(Request(environ).param("id").value_or("?")) + ":" + environ.input().read_all();
+    });
+  });
+  testing::Client client(router);
+  EXPECT_EQ(client.post("/echo/7", "payload", "text/plain").body, "7:payload");
+}
+
 TEST(Router, MalformedPatternsAreRefusedWhenAdded) {
   Router router;
   EXPECT_THROW(router.get("no-slash", echo("x")), std::invalid_argument);
