@@ -47,6 +47,17 @@ TEST(GuestbookTest, RoutesBehaveAsSpecifiedOverTheNetwork) {
   EXPECT_EQ(api.header("Content-Type"), "application/json");
   EXPECT_EQ(api.body, R"([{"name":"Ann \u003cb\u003e","message":"hi there"}])");
 
+  const std::string multipart =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nBo\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nvia multipart\r\n--XyZ--\r\n";
+  HttpReply posted_multipart = exchange(
+      server.port(),
+      "POST /entries HTTP/1.0\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: " +
+          std::to_string(multipart.size()) + "\r\n\r\n" + multipart);
+  EXPECT_EQ(posted_multipart.status, 303) << posted_multipart.summary();
+  EXPECT_EQ(exchange(server.port(), "GET /api/entries?limit=1 HTTP/1.0\r\n\r\n").body,
+            R"([{"name":"Bo","message":"via multipart"}])");
+
   EXPECT_EQ(exchange(server.port(), "GET /api/entries?limit=x HTTP/1.0\r\n\r\n").status, 400);
   EXPECT_EQ(exchange(server.port(), post_form("name=&message=x")).status, 400);
   HttpReply wrong = exchange(server.port(), "GET /entries HTTP/1.0\r\n\r\n");
