@@ -12,7 +12,8 @@ dir=$root/build-fuzz
 build_into "$dir" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DFORKSERVE_TESTS=OFF \
   -DFORKSERVE_SANITIZE=ON -DFORKSERVE_FUZZ=ON
 
-mkdir -p "$dir/corpus/request_parser" "$dir/corpus/safe_path" "$dir/corpus/file_headers" "$dir/corpus/chunked"
+mkdir -p "$dir/corpus/request_parser" "$dir/corpus/safe_path" "$dir/corpus/file_headers" "$dir/corpus/chunked" \
+  "$dir/corpus/form"
 cp "$root"/tests/data/requests/*/*.http "$dir/corpus/request_parser/"
 # Paths: the request targets of the corpus, one per file.
 for f in "$root"/tests/data/requests/*/*.http; do
@@ -31,8 +32,15 @@ grep -v -e '^#' -e '^$' "$root/tests/data/chunked/cases.txt" | while read -r nam
   printf '%b' "$wire" >"$dir/corpus/chunked/$name"
 done
 
+# Forms: a query, cookies and a multipart body (boundary "b0"); the first
+# byte picks the chunk size the multipart body is read in.
+printf '\x07tag=a+b&x=%%41&tag=c%%21&empty&=v' >"$dir/corpus/form/query"
+printf '\x01a=1; b="two"; junk; c=%%zz' >"$dir/corpus/form/cookies"
+printf '\x05--b0\r\nContent-Disposition: form-data; name="m"\r\n\r\nhi\r\n--b0\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nx\r\n--b0--\r\n' \
+  >"$dir/corpus/form/multipart"
+
 cd "$dir"  # crash-* reproducers land here
-for target in request_parser safe_path file_headers chunked; do
+for target in request_parser safe_path file_headers chunked form; do
   echo "fuzzing $target for $seconds s"
   log=$dir/$target.log
   if ! "$dir/${target}_fuzz" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \

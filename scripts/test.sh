@@ -29,7 +29,8 @@ for arg in "$@"; do
 done
 
 # ucspi-tcp (70 KB, needs only libc): the --inetd test runs forkserve under tcpserver.
-need_packages ucspi-tcp "${peers[@]}"
+# nlohmann-json3-dev (headers only): the SDK tests check the JSON they write with a real parser.
+need_packages ucspi-tcp nlohmann-json3-dev "${peers[@]}"
 build_into "$dir" "${flags[@]}"
 cd "$dir"
 ctest --output-on-failure --parallel "$(nproc)" --timeout 300
