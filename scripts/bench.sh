@@ -3,6 +3,7 @@
 # small servers, and prints Markdown tables. Results are printed, not asserted.
 #   scripts/bench.sh          3 interleaved rounds and the microbenchmarks (about 10 minutes)
 #   scripts/bench.sh --quick  one short round, for development (a few minutes)
+#   scripts/bench.sh --large  only the large-file rounds (3 rounds, a few minutes)
 #   scripts/bench.sh [--full|--quick] --only REGEX   only the rows whose label matches (and fork_min)
 #
 # Builds in Release (build-bench/) and installs, if missing, ab (apache2-utils)
@@ -24,8 +25,10 @@ export PATH="$PATH:/usr/sbin:/sbin"
 #   scripts/bench.sh --quick --only 'CGI|cgi'
 only=""
 if [ "${2:-}" = --only ] && [ -n "${3:-}" ]; then only=$3; fi
+large_only=false
 case "${1:-}" in
-  "" | --full)
+  "" | --full | --large)
+    [ "${1:-}" = --large ] && large_only=true
     quick=false
     rounds=3
     declare -A requests=([1]=5000 [16]=15000 [128]=15000)
@@ -40,7 +43,7 @@ case "${1:-}" in
     time_cap=3
     micro_args=(--benchmark_min_time=0.05)
     ;;
-  *) echo "usage: scripts/bench.sh [--full|--quick] [--only REGEX]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [--full|--quick|--large] [--only REGEX]" >&2; exit 2 ;;
 esac
 concurrencies=(1 16 128)
 dir=$root/build-bench
@@ -143,6 +146,10 @@ chmod 755 "$tmp" "$www"
 chown nobody:nogroup "$run" 2>/dev/null || chmod 777 "$run"
 printf 'Hello, World!' >"$www/13.txt"
 head -c 65536 /dev/zero | tr '\0' 'x' >"$www/64k.txt"
+# The large-file rounds' files (random, so no layer can compress them).
+large_files=(1m.bin 256m.bin)
+declare -A large_bytes=([1m.bin]=$((1 << 20)) [256m.bin]=$((256 << 20)))
+for file in "${large_files[@]}"; do head -c "${large_bytes[$file]}" /dev/urandom >"$www/$file"; done
 # The CGI round: the same 13 bytes from a compiled program and from a shell script.
 mkdir -p "$www/cgi-bin"
 cp "$bin/cgi_hello" "$www/cgi-bin/hello"
@@ -357,8 +364,69 @@ measure() {
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started_at=$(date +%s)
 for ((round = 1; round <= rounds; round++)); do
+  $large_only && break
   for label in "${targets[@]}"; do
     for c in "${concurrencies[@]}"; do measure "$round" "$label" "$c"; done
+  done
+done
+
+# --- large files: throughput ----------------------------------------------------
+# Each of these servers serves 1m.bin and 256m.bin; C curl processes each fetch
+# the file a number of times (a new connection each, as every server closes),
+# all timed together: MB/s is every byte received over the wall time.
+large_servers=(forkserve_static nginx lighttpd busybox mini_httpd)
+large_concurrencies=(1 8)
+if $quick; then
+  declare -A large_downloads=([1m.bin]=40 [256m.bin]=1)
+else
+  declare -A large_downloads=([1m.bin]=200 [256m.bin]=3)
+fi
+large_results=$tmp/large.tsv  # round, server, file, c, MB/s
+: >"$large_results"
+large_ready=()
+for server in "${large_servers[@]}"; do
+  [ -n "${server_pid[$server]:-}" ] || continue
+  answer=$(curl -s -o /dev/null --max-time 20 -w '%{http_code} %{size_download}' \
+    "http://127.0.0.1:${server_port[$server]}/1m.bin" || true)
+  if [ "$answer" = "200 ${large_bytes[1m.bin]}" ]; then
+    large_ready+=("$server")
+  else
+    say "$server: GET /1m.bin answered '$answer': no large-file rows for it"
+  fi
+done
+# transfer ROUND SERVER FILE C — one timed run, appended to $large_results.
+transfer() {
+  local round=$1 server=$2 file=$3 c=$4
+  local bytes=${large_bytes[$file]} url="http://127.0.0.1:${server_port[$server]}/$file"
+  local n=${large_downloads[$file]}
+  [ "$c" -gt 1 ] && [ "$file" = 1m.bin ] && n=$((large_downloads[$file] / 2))
+  local args=() i pids=()
+  for ((i = 0; i < n; i++)); do args+=(-o /dev/null "$url"); done
+  local start end
+  start=$(date +%s%N)
+  for ((i = 0; i < c; i++)); do
+    curl -s --max-time 300 -w '%{http_code} %{size_download}\n' "${args[@]}" >"$tmp/client.$i" &
+    pids+=("$!")
+  done
+  for i in "${pids[@]}"; do wait "$i" || true; done
+  end=$(date +%s%N)
+  local complete
+  complete=$(cat "$tmp"/client.* | grep -c "^200 $bytes\$" || true)
+  rm -f "$tmp"/client.*
+  local rate=-
+  if [ "$complete" -eq $((c * n)) ]; then
+    rate=$(awk -v b="$((c * n))" -v size="$bytes" -v ns="$((end - start))" 'BEGIN { printf("%.0f", b * size / ns * 1000) }')
+  else
+    say "round $round: $server $file c=$c: $complete of $((c * n)) downloads complete"
+  fi
+  say "round $round/$rounds: $server $file c=$c: $rate MB/s"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$file" "$c" "$rate" >>"$large_results"
+}
+for ((round = 1; round <= rounds; round++)); do
+  for file in "${large_files[@]}"; do
+    for c in "${large_concurrencies[@]}"; do
+      for server in "${large_ready[@]}"; do transfer "$round" "$server" "$file" "$c"; done
+    done
   done
 done
 declare -A rss_end hwm_end
@@ -371,7 +439,7 @@ done
 # a short cross-check of ab's figures, full run only.
 wrk_results=$tmp/wrk.tsv
 : >"$wrk_results"
-if ! $quick && command -v wrk >/dev/null; then
+if ! $quick && ! $large_only && command -v wrk >/dev/null; then
   for label in fork_min "forkserve hello"; do
     [ -n "${target_server[$label]:-}" ] || continue
     server=${target_server[$label]}
@@ -390,16 +458,18 @@ if ! $quick && command -v wrk >/dev/null; then
       END { printf("%s\t%s\t%s\t%s\t%s\n", label, rps, p50, p99, errors == "" ? "none" : errors) }
     ' "$tmp/wrk.out" >>"$wrk_results"
   done
-elif ! $quick; then
+elif ! $quick && ! $large_only; then
   say "wrk is not installed: no cross-check"
 fi
 
 # --- microbenchmarks ----------------------------------------------------------
 
-say "microbenchmarks"
 micro_csv=$tmp/micro.csv
-"$bin/forkserve_microbench" "${micro_args[@]}" --benchmark_out="$micro_csv" --benchmark_out_format=csv >&2 ||
-  say "forkserve_microbench failed"
+if ! $large_only; then
+  say "microbenchmarks"
+  "$bin/forkserve_microbench" "${micro_args[@]}" --benchmark_out="$micro_csv" --benchmark_out_format=csv >&2 ||
+    say "forkserve_microbench failed"
+fi
 elapsed=$(($(date +%s) - started_at))
 
 # --- the report (standard output: Markdown) -----------------------------------
@@ -407,10 +477,16 @@ elapsed=$(($(date +%s) - started_at))
 printf '%s\n' "${targets[@]}" >"$tmp/targets.txt"
 echo "## forkserve bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
-echo "$("$dir/forkserve" --version 2>/dev/null | head -n 1) (Release), Linux $(uname -r), $(nproc) cores," \
-  "load average before $load_before; $rounds round(s) of every server in turn, each with" \
-  "\`ab -n ${requests[1]}/${requests[16]}/${requests[128]} -c 1/16/128\` (new connection per request," \
-  "at most ${time_cap} s per run), ${elapsed} s in all."
+if $large_only; then
+  echo "$("$dir/forkserve" --version 2>/dev/null | head -n 1) (Release), Linux $(uname -r), $(nproc) cores," \
+    "load average before $load_before; $rounds round(s) of the large-file runs only, ${elapsed} s in all."
+else
+  echo "$("$dir/forkserve" --version 2>/dev/null | head -n 1) (Release), Linux $(uname -r), $(nproc) cores," \
+    "load average before $load_before; $rounds round(s) of every server in turn, each with" \
+    "\`ab -n ${requests[1]}/${requests[16]}/${requests[128]} -c 1/16/128\` (new connection per request," \
+    "at most ${time_cap} s per run), ${elapsed} s in all."
+fi
+if ! $large_only; then
 echo
 echo "Medians over the rounds; ×fork_min is the median of each round's ratio to fork_min in that round" \
   "(req/s: above 1 is faster; latency: above 1 is slower). Failed: summed over the rounds (ab's failed" \
@@ -496,6 +572,52 @@ echo "|---|---:|---:|---:|"
 for server in "${servers[@]}"; do
   echo "| $server | ${rss_start[$server]} | ${rss_end[$server]} | ${hwm_end[$server]} |"
 done
+fi
+
+if [ -s "$large_results" ]; then
+  echo
+  echo "Large files: MB/s (10^6 bytes per second) received by C concurrent curl processes, each" \
+    "fetching the file ${large_downloads[1m.bin]} (1 MiB; half that each at c=8) or" \
+    "${large_downloads[256m.bin]} (256 MiB) times over new connections; median over the rounds, and in" \
+    "brackets the median of each round's ratio to nginx in that round (above 1: faster than nginx)."
+  echo
+  printf '%s\n' "${large_ready[@]}" >"$tmp/large-servers.txt"
+  awk -F'\t' '
+    function median(list, count,    i, j, t, a) {
+      if (count == 0) return "-"
+      for (i = 1; i <= count; i++) a[i] = list[i]
+      for (i = 2; i <= count; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return count % 2 ? a[(count + 1) / 2] : (a[count / 2] + a[count / 2 + 1]) / 2
+    }
+    FNR == NR { order[++nservers] = $0; next }
+    {
+      if ($1 > rounds) rounds = $1
+      key = $3 SUBSEP $4
+      if (!(key in seen)) { seen[key] = 1; rows[++nrows] = key }
+      rate[$1, $2, $3, $4] = $5
+    }
+    END {
+      header = "| file | c |"; rule = "|---|---:|"
+      for (s = 1; s <= nservers; s++) { header = header " " order[s] " |"; rule = rule "---:|" }
+      print header; print rule
+      for (k = 1; k <= nrows; k++) {
+        split(rows[k], part, SUBSEP); file = part[1]; c = part[2]
+        line = "| " (file == "1m.bin" ? "1 MiB" : "256 MiB") " | " c " |"
+        for (s = 1; s <= nservers; s++) {
+          split("", v); split("", q); n = m = 0
+          for (r = 1; r <= rounds; r++) {
+            x = rate[r, order[s], file, c]; y = rate[r, "nginx", file, c]
+            if (x != "-" && x != "") { v[++n] = x; if (y != "-" && y != "" && y > 0) q[++m] = x / y }
+          }
+          cell = median(v, n)
+          if (cell != "-") cell = sprintf("%.0f", cell) (m ? sprintf(" (%.2f)", median(q, m)) : "")
+          line = line " " cell " |"
+        }
+        print line
+      }
+    }
+  ' "$tmp/large-servers.txt" "$large_results"
+fi
 
 if [ -s "$wrk_results" ]; then
   echo
@@ -550,4 +672,5 @@ if [ -s "$micro_csv" ]; then
 fi
 mkdir -p "$dir"
 cp "$results" "$dir/bench-last.tsv"
+if [ -s "$large_results" ]; then cp "$large_results" "$dir/bench-large-last.tsv"; fi
 say "per-round figures: $dir/bench-last.tsv"

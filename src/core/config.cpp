@@ -8,6 +8,8 @@
 #include <iterator>
 #include <optional>
 
+#include "http/request_parser.hpp"
+#include "http/response.hpp"
 #include "net/address.hpp"
 
 namespace forkserve {
@@ -181,9 +183,60 @@ const Option kOptions[] = {
        }
        return {};
      }},
-    {"show-dotfiles", nullptr, "off", "list names starting with '.' in directory listings",
+    {"show-dotfiles", nullptr, "off",
+     "list and serve names starting with '.' (hidden by default: 404, anywhere in the path; "
+     "/.well-known/ is always served)",
      [](Config& c, std::string_view) -> std::string {
        c.show_dotfiles = true;
+       return {};
+     }},
+    {"index", "NAME", "index.html", "file served for a directory, tried in order; repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       if (v.empty() || v.find_first_of("/\n\r") != std::string_view::npos || v == "." || v == "..") {
+         return quoted(v) + " is not a file name";
+       }
+       c.index_names.emplace_back(v);
+       return {};
+     }},
+    {"mime-type", ".EXT=TYPE", "built-in table, then /etc/mime.types",
+     "serve files ending in .EXT as TYPE (text types get charset=utf-8); repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       const std::size_t equals = v.find('=');
+       if (!v.starts_with('.') || equals == std::string_view::npos || equals < 2) {
+         return quoted(v) + " is not .EXT=TYPE";
+       }
+       const std::string_view extension = v.substr(1, equals - 1);
+       const std::string_view type = v.substr(equals + 1);
+       if (extension.find_first_of("/. \t\n\r") != std::string_view::npos) {
+         return quoted(v) + ": the extension must be one name without '.' or '/'";
+       }
+       const std::size_t slash = type.find('/');
+       if (slash == std::string_view::npos || slash == 0 || slash + 1 == type.size() ||
+           http::check_header("Content-Type", type)) {
+         return quoted(v) + ": " + quoted(type) + " is not a media type (type/subtype)";
+       }
+       c.mime_types.emplace_back(extension, type);
+       return {};
+     }},
+    {"add-header", "HEADER", "none",
+     "add HEADER ('Name: value', e.g. 'Cache-Control: max-age=60') to the built-in handler's 2xx and 3xx "
+     "answers; repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       const std::size_t colon = v.find(':');
+       if (colon == std::string_view::npos) return quoted(v) + " is not 'Name: value'";
+       const std::string_view name = v.substr(0, colon);
+       std::string_view value = v.substr(colon + 1);
+       while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+       while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+       if (const auto problem = http::check_header(name, value))
+         return quoted(v) + ": " + std::string(*problem);
+       // The handler computes these per response; a fixed copy would contradict it.
+       for (std::string_view own : {"Content-Length", "Content-Type", "Content-Range", "Content-Encoding",
+                                    "ETag", "Last-Modified", "Accept-Ranges", "Vary", "Location"}) {
+         if (http::iequals(name, own))
+           return quoted(v) + ": " + std::string(own) + " is set by the handler itself";
+       }
+       c.add_headers.emplace_back(name, value);
        return {};
      }},
     {"max-children", "N", "512", "children serving at once; at the cap new connections wait in the backlog",
@@ -319,8 +372,10 @@ std::string usage_text() {
   for (const OptionDoc& o : option_docs()) {
     std::string left = "  --" + std::string(o.name);
     if (!o.metavar.empty()) left.append(" ").append(o.metavar);
-    if (left.size() < 30) left.resize(30, ' ');
-    else left += "\n" + std::string(30, ' ');
+    if (left.size() < 30)
+      left.resize(30, ' ');
+    else
+      left += "\n" + std::string(30, ' ');
     text.append(left).append(o.help);
     if (!o.default_text.empty()) text.append(" [").append(o.default_text).append("]");
     text += "\n";

@@ -34,6 +34,9 @@ struct Config {
   std::string error_log = "-";   // "-" is stderr
   LogFormat log_format = LogFormat::Common;
   bool show_dotfiles = false;
+  std::vector<std::string> index_names;  // --index, in order; empty: index.html
+  std::vector<std::pair<std::string, std::string>> mime_types;  // --mime-type: extension (no dot), type
+  std::vector<std::pair<std::string, std::string>> add_headers;  // --add-header: name, value
   int max_children = 512;
   int workers = 0;       // 0: a child per connection; N: N pre-forked workers
   int max_requests = 0;  // connections a worker serves before it is replaced; 0: no limit

@@ -114,8 +114,14 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
   // A daemon changes to "/", and SIGHUP reloads the module by name.
   const std::string handler_path = config.daemon ? absolute(config.handler_path) : config.handler_path;
   auto start_builtin = [&](const std::string& root) {
+    handlers::StaticFilesOptions options;
+    options.root = root;
+    options.show_dotfiles = config.show_dotfiles;
+    if (!config.index_names.empty()) options.index_names = config.index_names;
+    options.mime_types = config.mime_types;
+    options.headers = config.add_headers;
     return start_module(handlers::static_files_module(), "built-in",
-                        handlers::static_files_argument(root, config.show_dotfiles));
+                        handlers::static_files_argument(options));
   };
   // The built-in handler resolves its document root as it starts, so in a
   // chroot it starts inside (step 4), where that path is the one it will see.
