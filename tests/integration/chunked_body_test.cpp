@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 
 #include "integration/environ_dump.hpp"
 #include "integration/http_client.hpp"
@@ -74,6 +75,21 @@ TEST_F(ChunkedBodyTest, CurlStreamedUploadArrivesWhole) {
                                  "http://127.0.0.1:" + std::to_string(server_.port()) + "/up"});
   ASSERT_TRUE(curl.status.exited && curl.status.code == 0) << curl.err;
   EXPECT_EQ(curl.out.substr(curl.out.find("\n\n") + 2), std::string(900, 'u'));
+}
+
+TEST(ChunkedUploadTest, SlowChunkedUploadWithinBodyTimeoutIsServedWhateverTheHandlerTimeout) {
+  ServerProcess server({"--handler", module_path("environ_dump.so"), "--handler-timeout", "1", "--body-timeout",
+                        "10"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  Client client(server.port());
+  ASSERT_TRUE(client.send(kChunkedHead));
+  for (std::string_view chunk : {"1\r\nx\r\n", "1\r\ny\r\n", "1\r\nz\r\n0\r\n\r\n"}) {
+    std::this_thread::sleep_for(milliseconds(700));  // a slow uploader is the behaviour under test
+    ASSERT_TRUE(client.send(chunk));
+  }
+  HttpReply reply = client.read_reply();
+  EXPECT_EQ(reply.status, 200) << reply.summary() << "; stderr: " << server.stderr_text();
+  EXPECT_TRUE(reply.body.ends_with("\n\nxyz")) << reply.summary();
 }
 
 }  // namespace
