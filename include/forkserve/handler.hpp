@@ -36,11 +36,13 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -103,7 +105,10 @@ class Environ {
   using Variable = std::pair<std::string_view, std::string_view>;
 
   explicit Environ(const forkserve_request& request)
-      : variables_(request.environ, request.environ_count), input_(request), errors_(request) {}
+      : request_(&request),
+        variables_(request.environ, request.environ_count),
+        input_(request),
+        errors_(request) {}
 
   // The value of a variable, or `fallback` when the request did not set it.
   std::string_view get(std::string_view name, std::string_view fallback = {}) const {
@@ -122,6 +127,8 @@ class Environ {
 
   Input& input() { return input_; }
   ErrorStream& errors() { return errors_; }
+  // The server's C view of this request, for helpers that call the server.
+  const forkserve_request& request() const { return *request_; }
 
   // PEP 3333's fixed facts about this server.
   static constexpr std::string_view url_scheme = "http";
@@ -136,12 +143,46 @@ class Environ {
     return it != variables_.end() && to_view(it->name) == name ? &*it : nullptr;
   }
 
+  const forkserve_request* request_;
   std::span<const forkserve_pair> variables_;
   Input input_;
   ErrorStream errors_;
 };
 
 namespace detail {
+
+// A move-only std::function: what Body::pull and forkserve::Router keep, so a
+// callable may own a unique_ptr or an open file (std::function needs copies).
+template <typename Signature>
+class UniqueFunction;
+
+template <typename R, typename... Args>
+class UniqueFunction<R(Args...)> {
+ public:
+  UniqueFunction() = default;
+  template <typename F>
+    requires(!std::is_same_v<std::decay_t<F>, UniqueFunction> &&
+             std::is_invocable_r_v<R, std::decay_t<F>&, Args...>)
+  UniqueFunction(F&& f) : callable_(std::make_unique<Holder<std::decay_t<F>>>(std::forward<F>(f))) {}
+
+  explicit operator bool() const { return callable_ != nullptr; }
+  R operator()(Args... args) const { return callable_->call(std::forward<Args>(args)...); }
+
+ private:
+  struct Callable {
+    virtual ~Callable() = default;
+    virtual R call(Args... args) = 0;
+  };
+  template <typename F>
+  struct Holder final : Callable {
+    template <typename G>
+    explicit Holder(G&& g) : f(std::forward<G>(g)) {}
+    R call(Args... args) override { return f(std::forward<Args>(args)...); }
+    F f;
+  };
+  std::unique_ptr<Callable> callable_;
+};
+
 inline void check(const forkserve_request& request, int rc) {
   if (rc != FORKSERVE_OK) throw ResponseError(request.last_error(request.server));
 }
@@ -189,8 +230,9 @@ class StartResponse {
 // What a handler returns. Its destructor is WSGI's close(): it always runs.
 class Body {
  public:
-  // Produces the next chunk, or nullopt at the end.
-  using Source = std::function<std::optional<std::string>()>;
+  // Produces the next chunk, or nullopt at the end. Any callable, also a
+  // move-only one (a lambda owning a std::unique_ptr<std::ifstream>).
+  using Source = detail::UniqueFunction<std::optional<std::string>()>;
 
   struct FileRegion {
     int fd = -1;  // owned: closed when the Body is destroyed
@@ -228,7 +270,7 @@ class Body {
       for (const std::string& p : *parts) total += p.size();
       detail::check(request, request.set_content_length(request.server, total));
       for (const std::string& p : *parts) Writer{request}(p);
-    } else if (auto* source = std::get_if<Source>(&content_)) {
+    } else if (auto* source = std::get_if<Source>(&content_); source && *source) {
       while (std::optional<std::string> chunk = (*source)()) Writer{request}(*chunk);
     } else if (auto* file = std::get_if<FileRegion>(&content_)) {
       detail::check(request, request.set_content_length(request.server, file->length));

@@ -1,5 +1,6 @@
 #include "http/response.hpp"
 
+#include <forkserve/http_rules.hpp>
 #include <forkserve/version.hpp>
 
 #include <algorithm>
@@ -10,18 +11,6 @@
 namespace forkserve::http {
 namespace {
 
-// Field content: visible ASCII, space, tab and obs-text; no other control bytes.
-bool is_field_text(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char ch) {
-    auto c = static_cast<unsigned char>(ch);
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
-  });
-}
-
-constexpr std::array<std::string_view, 9> kHopByHop = {
-    "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE",
-    "Trailer",    "Trailers",   "Transfer-Encoding",  "Upgrade"};
-
 bool has_header(const std::vector<OwnedHeader>& headers, std::string_view name) {
   return std::any_of(headers.begin(), headers.end(),
                      [name](const OwnedHeader& h) { return iequals(h.name, name); });
@@ -29,24 +18,10 @@ bool has_header(const std::vector<OwnedHeader>& headers, std::string_view name) 
 
 }  // namespace
 
-std::optional<std::string_view> check_status(std::string_view status) {
-  if (status.size() < 4 || status[3] != ' ') return "status must look like \"200 OK\"";
-  for (int i = 0; i < 3; ++i) {
-    if (status[i] < '0' || status[i] > '9') return "status code must be three digits";
-  }
-  // 1xx are interim responses: the server never has a final one to follow them with.
-  if (status[0] < '2' || status[0] > '5') return "status code must be between 200 and 599";
-  if (!is_field_text(status.substr(4))) return "status reason contains a control character";
-  return std::nullopt;
-}
+std::optional<std::string_view> check_status(std::string_view status) { return rules::check_status(status); }
 
 std::optional<std::string_view> check_header(std::string_view name, std::string_view value) {
-  if (!is_token(name)) return "header name is not a token";
-  if (!is_field_text(value)) return "header value contains CR, LF, NUL or another control character";
-  for (std::string_view hop : kHopByHop) {
-    if (iequals(name, hop)) return "hop-by-hop header is the server's to send";
-  }
-  return std::nullopt;
+  return rules::check_header(name, value);
 }
 
 std::string_view reason_phrase(int status) {
@@ -64,8 +39,10 @@ std::string_view reason_phrase(int status) {
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 411: return "Length Required";
+    case 412: return "Precondition Failed";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
