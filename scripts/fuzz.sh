@@ -31,8 +31,16 @@ grep -v -e '^#' -e '^$' "$root/tests/data/chunked/cases.txt" | while read -r nam
   printf '%b' "$wire" >"$dir/corpus/chunked/$name"
 done
 
+# CGI header blocks: the three kinds of response and an nph- status line.
+mkdir -p "$dir/corpus/cgi_response"
+printf 'Content-Type: text/html\r\nX-A: b\r\n\r\n<p>' >"$dir/corpus/cgi_response/document"
+printf 'Status: 404 Not Found\nContent-Type: text/plain\n\nmissing' >"$dir/corpus/cgi_response/status"
+printf 'Location: /other?x=1\n\n' >"$dir/corpus/cgi_response/local_redirect"
+printf 'Location: https://example.com/a\r\n\r\n' >"$dir/corpus/cgi_response/client_redirect"
+printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' >"$dir/corpus/cgi_response/nph"
+
 cd "$dir"  # crash-* reproducers land here
-for target in request_parser safe_path file_headers chunked; do
+for target in request_parser safe_path file_headers chunked cgi_response; do
   echo "fuzzing $target for $seconds s"
   log=$dir/$target.log
   if ! "$dir/${target}_fuzz" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
