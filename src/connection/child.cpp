@@ -22,6 +22,7 @@
 #include "http/request_parser.hpp"
 #include "http/response.hpp"
 #include "http/url.hpp"
+#include "module/abi.hpp"
 #include "net/trusted_proxies.hpp"
 
 namespace forkserve {
@@ -47,6 +48,7 @@ struct RequestContext {
   std::optional<RequestBody> body;
   bool body_hidden = false;      // after a CGI local redirect: the request served has no body
   unsigned handler_timeout = 0;  // seconds the handler has once the whole body is in
+  bool run_once = true;          // wsgi.run_once: this process serves this request only
   ResponseWriter writer;
   int client_error = 0;  // 400/408/413 when reading the body failed, so the answer is not a 500
   std::string last_error;
@@ -267,10 +269,21 @@ void run_module(RequestContext& ctx, const forkserve_module& module, const Envir
   for (const auto& [name, value] : variables) {
     pairs.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
   }
-  forkserve_request request{pairs.data(),    pairs.size(),        &ctx,        &read_input, &log_from_handler,
-                            &start_response, &set_content_length, &write_body, &send_file,  &headers_sent,
-                            &last_error};
-  if (module.handle(&request) != FORKSERVE_OK) {
+  forkserve_request request{sizeof(forkserve_request),
+                            FORKSERVE_ABI_MINOR,
+                            pairs.data(),
+                            pairs.size(),
+                            &ctx,
+                            &read_input,
+                            &log_from_handler,
+                            &start_response,
+                            &set_content_length,
+                            &write_body,
+                            &send_file,
+                            &headers_sent,
+                            &last_error,
+                            ctx.run_once ? 1 : 0};
+  if (call_handle(module, request) != FORKSERVE_OK) {
     ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
   } else if (!ctx.writer.finish()) {
     ctx.log(ctx.writer.error());
@@ -395,6 +408,7 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
   ctx.body.emplace(ctx.fd, received.parsed.head, received.bytes().substr(received.parsed.head_length),
                    config.max_body_bytes, Clock::now() + std::chrono::seconds(config.body_timeout));
   ctx.handler_timeout = static_cast<unsigned>(config.handler_timeout);
+  ctx.run_once = config.workers == 0 || config.inetd;
 
   ctx.writer.on_head_sent(&start_response_phase);
   arm_phase_alarm(config, ctx, access_log_fd, access_prefix, access_trailer);
