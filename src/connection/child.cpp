@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "connection/environ.hpp"
+#include "connection/file_reply.hpp"
 #include "connection/request_body.hpp"
 #include "connection/response_writer.hpp"
 #include "core/log.hpp"
@@ -49,6 +51,8 @@ struct RequestContext {
   bool body_hidden = false;      // after a CGI local redirect: the request served has no body
   unsigned handler_timeout = 0;  // seconds the handler has once the whole body is in
   bool run_once = true;          // wsgi.run_once: this process serves this request only
+  const forkserve_request* request = nullptr;
+  std::deque<FileReply> file_replies;  // what file_reply handed out stays valid to the end
   ResponseWriter writer;
   int client_error = 0;  // 400/408/413 when reading the body failed, so the answer is not a 500
   std::string last_error;
@@ -113,6 +117,20 @@ int send_file(void* server, int fd, long long offset, unsigned long long length)
 int headers_sent(void* server) { return self(server).writer.head_sent() ? 1 : 0; }
 
 const char* last_error(void* server) { return self(server).last_error.c_str(); }
+
+int file_reply(void* server, forkserve_str path, forkserve_file_reply* reply) {
+  RequestContext& ctx = self(server);
+  if (reply == nullptr || reply->size < sizeof(forkserve_file_reply)) {
+    ctx.last_error = "file_reply: the reply struct is smaller than ABI 1.2's";
+    return FORKSERVE_FAILED;
+  }
+  FileReply& captured = ctx.file_replies.emplace_back();
+  if (!captured.capture(*ctx.request, {path.data, path.size}, *reply)) {
+    ctx.last_error = captured.error();
+    return FORKSERVE_FAILED;
+  }
+  return FORKSERVE_OK;
+}
 
 // The first line of whatever arrived, for logging requests that did not parse.
 std::string_view first_line(std::string_view received) {
@@ -282,7 +300,9 @@ void run_module(RequestContext& ctx, const forkserve_module& module, const Envir
                             &send_file,
                             &headers_sent,
                             &last_error,
-                            ctx.run_once ? 1 : 0};
+                            ctx.run_once ? 1 : 0,
+                            &file_reply};
+  ctx.request = &request;
   if (call_handle(module, request) != FORKSERVE_OK) {
     ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
   } else if (!ctx.writer.finish()) {
