@@ -10,7 +10,10 @@
 //
 // The macro defines the one exported C symbol (forkserve_module_v1). No C++
 // exception crosses it: every exception is caught here and reported to the
-// server as text.
+// server as text. The descriptor's lifecycle hooks come from the class:
+// init() constructs it (from ARG if it takes a std::string_view), post_fork()
+// calls its `void post_fork()` member if it has one (an exception escaping
+// that ends the process, as std::terminate does), fini() destroys it.
 #ifndef FORKSERVE_EXPORT_HPP
 #define FORKSERVE_EXPORT_HPP
 
@@ -74,6 +77,8 @@ struct ModuleGlue {
     }
   }
 
+  static void post_fork() noexcept { instance->post_fork(); }
+
   // The parent's view of the arenas becomes a private writable copy first,
   // so destructors of containers built in them may write; if that copy
   // cannot be had, the handler is left undestroyed rather than crash.
@@ -81,10 +86,21 @@ struct ModuleGlue {
     if (detail::thaw_frozen_arenas()) instance.reset();
   }
 
+  static constexpr void (*post_fork_hook())() {
+    if constexpr (requires(Handler& h) { h.post_fork(); }) {
+      return &post_fork;
+    } else {
+      return nullptr;
+    }
+  }
+
+  static constexpr forkserve_module describe(const char* name, int (*init_hook)(const char*, char*, std::size_t)) {
+    return {FORKSERVE_MODULE_MAGIC, FORKSERVE_ABI_MAJOR, FORKSERVE_ABI_MINOR,
+            static_cast<uint32_t>(sizeof(forkserve_module)), name, init_hook, post_fork_hook(), &handle, &fini};
+  }
+
   static const forkserve_module* descriptor(const char* name) {
-    static const forkserve_module module = {
-        FORKSERVE_MODULE_MAGIC, FORKSERVE_ABI_MAJOR, FORKSERVE_ABI_MINOR,
-        static_cast<uint32_t>(sizeof(forkserve_module)), name, &init, nullptr, &handle, &fini};
+    static const forkserve_module module = describe(name, &init);
     return &module;
   }
 
@@ -102,9 +118,7 @@ struct ModuleGlue {
 
   static const forkserve_module* embed(Handler handler) {
     instance.emplace(std::move(handler));
-    static const forkserve_module module = {
-        FORKSERVE_MODULE_MAGIC, FORKSERVE_ABI_MAJOR, FORKSERVE_ABI_MINOR,
-        static_cast<uint32_t>(sizeof(forkserve_module)), "embedded", &init_given, nullptr, &handle, &fini};
+    static const forkserve_module module = describe("embedded", &init_given);
     return &module;
   }
 };

@@ -6,9 +6,13 @@
 //                                forkserve::StartResponse& start_response);
 //
 // and optionally a constructor taking std::string_view (the ARG of
-// --handler PATH.so:ARG). The object is built once in the parent at start-up;
-// every connection runs operator() once in a freshly forked child, so the
-// handler may keep state, but nothing it changes survives the request.
+// --handler PATH.so:ARG) and a `void post_fork()` member. The object is built
+// once in the parent at start-up (and again at each reload); every process
+// forked to serve inherits a copy and runs post_fork() first. By default that
+// process is a child serving one connection, so nothing the handler changes
+// survives the request; under --workers it is a worker serving many, so state
+// changed by one request is seen by later ones in the same worker.
+// environ.run_once() tells which (PEP 3333's wsgi.run_once).
 //
 //   * environ holds the CGI variables (REQUEST_METHOD, PATH_INFO, QUERY_STRING,
 //     HTTP_*, ...), input() streams the request body and ends exactly at
@@ -108,7 +112,8 @@ class Environ {
       : request_(&request),
         variables_(request.environ, request.environ_count),
         input_(request),
-        errors_(request) {}
+        errors_(request),
+        run_once_(FORKSERVE_REQUEST_HAS(&request, run_once) ? request.run_once != 0 : true) {}
 
   // The value of a variable, or `fallback` when the request did not set it.
   std::string_view get(std::string_view name, std::string_view fallback = {}) const {
@@ -130,11 +135,12 @@ class Environ {
   // The server's C view of this request, for helpers that call the server.
   const forkserve_request& request() const { return *request_; }
 
-  // PEP 3333's fixed facts about this server.
+  // PEP 3333's facts about this server: fixed ones, and run_once(), true
+  // when this process serves only this request (false under --workers).
   static constexpr std::string_view url_scheme = "http";
   static constexpr bool multithread = false;
   static constexpr bool multiprocess = true;
-  static constexpr bool run_once = true;
+  bool run_once() const { return run_once_; }
 
  private:
   const forkserve_pair* find(std::string_view name) const {
@@ -147,6 +153,7 @@ class Environ {
   std::span<const forkserve_pair> variables_;
   Input input_;
   ErrorStream errors_;
+  bool run_once_;
 };
 
 namespace detail {

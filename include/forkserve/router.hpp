@@ -22,6 +22,7 @@
 #define FORKSERVE_ROUTER_HPP
 
 #include <algorithm>
+#include <cstring>
 #include <forkserve/form.hpp>
 #include <forkserve/handler.hpp>
 #include <forkserve/request.hpp>
@@ -205,7 +206,13 @@ class Router {
     std::sort(scope.pairs.begin(), scope.pairs.end(), [](const forkserve_pair& a, const forkserve_pair& b) {
       return to_view(a.name) < to_view(b.name);
     });
-    scope.request = environ.request();
+    // The server's struct may be smaller (an older server) or larger (a newer
+    // one) than this build's: copy what both know, and say so in `size`.
+    const forkserve_request& original = environ.request();
+    const std::size_t known = std::min<std::size_t>(original.size, sizeof scope.request);
+    scope.request = forkserve_request{};
+    std::memcpy(&scope.request, &original, known);
+    scope.request.size = static_cast<uint32_t>(known);
     scope.request.environ = scope.pairs.data();
     scope.request.environ_count = scope.pairs.size();
     scope.environ.emplace(scope.request);

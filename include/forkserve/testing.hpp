@@ -12,13 +12,16 @@
 // enforces the same rules on start_response (a bad status or header is a
 // ResponseError in the handler, as on the real server), drops the body of a
 // HEAD, and turns an escaping exception into a 500 with the message in
-// error_log. What it cannot show: timeouts, the client going away, and
+// error_log. forkserve::send_file gets a plain stand-in (the whole file as
+// application/octet-stream with Last-Modified, or 403/404). What it cannot show: timeouts, the client going away, and
 // whatever the process model does (the handler object is not copied per
 // request here, so state a handler changes stays changed).
 #ifndef FORKSERVE_TESTING_HPP
 #define FORKSERVE_TESTING_HPP
 
 #include <forkserve/module.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +31,7 @@
 #include <forkserve/handler.hpp>
 #include <forkserve/http_rules.hpp>
 #include <forkserve/request.hpp>
+#include <forkserve/response.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -191,6 +195,48 @@ struct FakeServer {
     return append(s, content);
   }
   static int headers_sent(void* server) { return self(server).head_sent ? 1 : 0; }
+
+  // A plain stand-in for the server's static-file answer, so routes using
+  // forkserve::send_file run in tests: 200 with the whole file as
+  // application/octet-stream and Last-Modified, 404 or 403 when it cannot be
+  // sent. The MIME table, 304, ranges and the rest are the server's: test
+  // those against it.
+  std::string file_status;
+  std::vector<std::pair<std::string, std::string>> file_headers;
+  std::vector<forkserve_pair> file_pairs;
+  std::string file_text;
+  static int file_reply(void* server, forkserve_str path, forkserve_file_reply* reply) {
+    FakeServer& s = self(server);
+    const std::string name(to_view(path));
+    reply->fd = -1;
+    reply->offset = 0;
+    reply->length = 0;
+    int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    struct stat st {};
+    if (fd >= 0 && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+      ::close(fd);
+      fd = -1;
+      errno = EACCES;
+    }
+    if (fd < 0) {
+      s.file_status = errno == ENOENT || errno == ENOTDIR ? "404 Not Found" : "403 Forbidden";
+      s.file_text = s.file_status + "\n";
+      s.file_headers = {{"Content-Type", "text/plain; charset=utf-8"}};
+    } else {
+      s.file_status = "200 OK";
+      s.file_text.clear();
+      s.file_headers = {{"Content-Type", "application/octet-stream"}, {"Last-Modified", http_date(st.st_mtime)}};
+      reply->fd = fd;
+      reply->length = static_cast<unsigned long long>(st.st_size);
+    }
+    s.file_pairs.clear();
+    for (const auto& [n, v] : s.file_headers) s.file_pairs.push_back({to_str(n), to_str(v)});
+    reply->status = to_str(s.file_status);
+    reply->headers = s.file_pairs.data();
+    reply->header_count = s.file_pairs.size();
+    reply->text = to_str(s.file_text);
+    return FORKSERVE_OK;
+  }
   static const char* last_error(void* server) { return self(server).error.c_str(); }
 };
 
@@ -282,6 +328,10 @@ class Client {
     for (const auto& [name, value] : merged) pairs.push_back({to_str(name), to_str(value)});
 
     forkserve_request request{};
+    request.size = sizeof request;
+    request.abi_minor = FORKSERVE_ABI_MINOR;
+    request.run_once = 1;
+    request.file_reply = &detail::FakeServer::file_reply;
     request.environ = pairs.data();
     request.environ_count = pairs.size();
     request.server = &server;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "connection/environ.hpp"
+#include "connection/file_reply.hpp"
 #include "connection/request_body.hpp"
 #include "connection/response_writer.hpp"
 #include "core/log.hpp"
@@ -26,6 +28,7 @@
 #include "http/request_parser.hpp"
 #include "http/response.hpp"
 #include "http/url.hpp"
+#include "module/abi.hpp"
 #include "net/trusted_proxies.hpp"
 
 namespace forkserve {
@@ -51,6 +54,9 @@ struct RequestContext {
   std::optional<RequestBody> body;
   bool body_hidden = false;      // after a CGI local redirect: the request served has no body
   unsigned handler_timeout = 0;  // seconds the handler has once the whole body is in
+  bool run_once = true;          // wsgi.run_once: this process serves this request only
+  const forkserve_request* request = nullptr;
+  std::deque<FileReply> file_replies;  // what file_reply handed out stays valid to the end
   ResponseWriter writer;
   int client_error = 0;  // 400/408/413 when reading the body failed, so the answer is not a 500
   std::string last_error;
@@ -117,6 +123,20 @@ int send_file(void* server, int fd, long long offset, unsigned long long length)
 int headers_sent(void* server) { return self(server).writer.head_sent() ? 1 : 0; }
 
 const char* last_error(void* server) { return self(server).last_error.c_str(); }
+
+int file_reply(void* server, forkserve_str path, forkserve_file_reply* reply) {
+  RequestContext& ctx = self(server);
+  if (reply == nullptr || reply->size < sizeof(forkserve_file_reply)) {
+    ctx.last_error = "file_reply: the reply struct is smaller than ABI 1.2's";
+    return FORKSERVE_FAILED;
+  }
+  FileReply& captured = ctx.file_replies.emplace_back();
+  if (!captured.capture(*ctx.request, {path.data, path.size}, *reply)) {
+    ctx.last_error = captured.error();
+    return FORKSERVE_FAILED;
+  }
+  return FORKSERVE_OK;
+}
 
 // The first line of whatever arrived, for logging requests that did not parse.
 std::string_view first_line(std::string_view received) {
@@ -333,10 +353,23 @@ void run_module(RequestContext& ctx, const forkserve_module& module, const Envir
   for (const auto& [name, value] : variables) {
     pairs.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
   }
-  forkserve_request request{pairs.data(),    pairs.size(),        &ctx,        &read_input, &log_from_handler,
-                            &start_response, &set_content_length, &write_body, &send_file,  &headers_sent,
-                            &last_error};
-  if (module.handle(&request) != FORKSERVE_OK) {
+  forkserve_request request{sizeof(forkserve_request),
+                            FORKSERVE_ABI_MINOR,
+                            pairs.data(),
+                            pairs.size(),
+                            &ctx,
+                            &read_input,
+                            &log_from_handler,
+                            &start_response,
+                            &set_content_length,
+                            &write_body,
+                            &send_file,
+                            &headers_sent,
+                            &last_error,
+                            ctx.run_once ? 1 : 0,
+                            &file_reply};
+  ctx.request = &request;
+  if (call_handle(module, request) != FORKSERVE_OK) {
     ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
   } else if (!ctx.writer.finish()) {
     ctx.log(ctx.writer.error());
@@ -461,6 +494,7 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
   ctx.body.emplace(ctx.fd, received.parsed.head, received.bytes().substr(received.parsed.head_length),
                    config.max_body_bytes, Clock::now() + std::chrono::seconds(config.body_timeout));
   ctx.handler_timeout = static_cast<unsigned>(config.handler_timeout);
+  ctx.run_once = config.workers == 0 || config.inetd;
 
   ctx.writer.on_head_sent(&start_response_phase);
   arm_phase_alarm(config, ctx, access_log_fd, access_prefix, access_trailer);

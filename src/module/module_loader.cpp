@@ -20,7 +20,8 @@ LoadedModule start_module(const forkserve_module* module, const std::string& lab
     return fail("built for handler ABI " + std::to_string(module->abi_major) + ", this forkserve speaks " +
                 std::to_string(FORKSERVE_ABI_MAJOR));
   }
-  if (module->size < sizeof(forkserve_module)) return fail("descriptor is too small for this ABI");
+  // A newer minor appends fields, which this server does not read.
+  if (module->size < FORKSERVE_MODULE_SIZE_1_0) return fail("descriptor is smaller than ABI 1.0's");
   if (module->init == nullptr || module->handle == nullptr) return fail("descriptor lacks init or handle");
 
   char error[512] = "";

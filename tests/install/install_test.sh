@@ -78,7 +78,7 @@ cmake_project() {  # SOURCE BINARY
 
 "$cmake" --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 || fail "install: $(cat "$tmp/install.log")"
 sdk_headers=(handler.hpp export.hpp module.h server.hpp version.hpp status.hpp http_rules.hpp form.hpp multipart.hpp request.hpp
-  response.hpp json.hpp router.hpp testing.hpp
+  response.hpp json.hpp router.hpp testing.hpp files.hpp
   frozen_arena.hpp)
 for header in "${sdk_headers[@]}"; do
   [ -e "$prefix/include/forkserve/$header" ] || fail "include/forkserve/$header was not installed"
@@ -172,6 +172,11 @@ cmake_project "$(cd "$(dirname "$0")" && pwd)/sdk_tour" "$tmp/sdk_tour"
 start_server "$prefix/bin/forkserve" --handler "$tmp/sdk_tour/tour.so"
 expect_body '/items/7?count=2' '{"id":"7","count":2,"tag":"","seen":false}'
 expect_body /count 012
+printf 'tour file\n' >"$tmp/tour.txt"
+served=$(curl -sS -i --max-time 10 "http://127.0.0.1:$port/file?path=$tmp/tour.txt") || fail "GET /file failed"
+grep -q $'^Content-Type: text/plain; charset=utf-8\r$' <<<"$served" || fail "GET /file: not the server's MIME type: $served"
+grep -q $'^X-Tour: file\r$' <<<"$served" || fail "GET /file: the module's header is missing: $served"
+grep -q '^tour file$' <<<"$served" || fail "GET /file: wrong body: $served"
 printf 'abc' >"$tmp/upload.bin"
 uploaded=$(curl -sS --max-time 10 -F note=hi -F "f=@$tmp/upload.bin" "http://127.0.0.1:$port/upload") ||
   fail "multipart POST /upload failed"

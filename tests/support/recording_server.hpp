@@ -50,6 +50,9 @@ class RecordingServer {
     for (const auto& [name, value] : environ_) {
       pairs_.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
     }
+    request_.size = sizeof(forkserve_request);
+    request_.abi_minor = FORKSERVE_ABI_MINOR;
+    request_.run_once = 1;
     request_.environ = pairs_.data();
     request_.environ_count = pairs_.size();
     request_.server = this;

@@ -97,6 +97,7 @@ TEST_F(RouterTest, MalformedEscapeInAParameterIsBadRequest) {
     static int sent(void*) { return 0; }
   } recorder;
   forkserve_request request{};
+  request.size = sizeof request;
   request.environ = vars;
   request.environ_count = 2;
   request.server = &recorder;

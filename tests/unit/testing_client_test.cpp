@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <forkserve/files.hpp>
 #include <forkserve/response.hpp>
 #include <forkserve/testing.hpp>
 #include <fstream>
@@ -137,6 +138,27 @@ TEST(TestingClient, FileBodyIsRead) {
   EXPECT_EQ(reply.body, "23456");
   EXPECT_EQ(reply.content_length, 5u);
   EXPECT_EQ(::fcntl(fd, F_GETFD), -1) << "the Body closed the descriptor it owned";
+}
+
+TEST(TestingClient, SendFileGetsAPlainStandIn) {
+  char path[] = "/tmp/forkserve-sendfile-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "abc", 3), 3);
+  ::close(fd);
+  const std::string file = path;
+  auto reply = run([file](Environ& environ, StartResponse& s) {
+    return send_file(environ, s, file, {{"X-Extra", "1"}});
+  });
+  auto missing =
+      run([](Environ& environ, StartResponse& s) { return send_file(environ, s, "/nonexistent/x"); });
+  ::unlink(path);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "abc");
+  EXPECT_EQ(reply.header("Content-Type"), "application/octet-stream");
+  EXPECT_TRUE(reply.header("Last-Modified"));
+  EXPECT_EQ(reply.header("X-Extra"), "1");
+  EXPECT_EQ(missing.status, 404);
 }
 
 TEST(BodyPull, TakesAMoveOnlySource) {

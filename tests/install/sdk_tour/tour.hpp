@@ -1,6 +1,7 @@
 // Every helper of the handler SDK in one handler (see CMakeLists.txt).
 #pragma once
 
+#include <forkserve/files.hpp>
 #include <forkserve/json.hpp>
 #include <forkserve/multipart.hpp>
 #include <forkserve/request.hpp>
@@ -66,6 +67,12 @@ class Tour {
         if (*next == 3) return std::nullopt;
         return std::to_string((*next)++);
       });
+    });
+    // A file answered by the server's static-file logic, with a header added.
+    router_.get("/file", [](Environ& environ, StartResponse& start_response) {
+      forkserve::Request request(environ);
+      return forkserve::send_file(environ, start_response, std::string(request.query().get_or("path", "")),
+                                  {{"X-Tour", "file"}});
     });
     router_.get("/gone", [](Environ&, StartResponse& start_response) {
       return forkserve::error(start_response, forkserve::status::gone, "it moved on");

@@ -15,7 +15,7 @@ void expect(bool ok, const std::string& what) {
 }
 }  // namespace
 
-int main() {
+int main(int, char* argv[]) {
   Tour tour;
   forkserve::testing::Client client(tour);
 
@@ -37,6 +37,10 @@ int main() {
   expect(upload.status == 201 && upload.body == "name:5;f:5;", "POST /upload: " + upload.body);
 
   expect(client.get("/count").body == "012", "GET /count streams");
+  auto file = client.get("/file?path=" + forkserve::url_encode(argv[0]));
+  expect(file.status == 200 && file.header("X-Tour") == "file" && !file.body.empty(),
+         "GET /file sends a file");
+  expect(client.get("/file?path=/nonexistent/x").status == 404, "GET /file of a missing file is 404");
   auto gone = client.get("/gone");
   expect(gone.status == 410 && gone.body == "it moved on\n", "GET /gone");
   expect(client.request("DELETE", "/gone").header("Allow") == "GET, HEAD", "405 lists Allow");
