@@ -65,8 +65,8 @@ TEST(Config, RejectsMissingRoot) {
 }
 
 TEST(Config, MimeTypeMustBeATokenSlashATokenWithOptionalParameters) {
-  for (const char* junk : {".x=a/b/c", ".x= text/plain", ".x=text/ plain", ".x=te xt/plain", ".x=text/plain ;q",
-                           ".x=text/pl\"ain"}) {
+  for (const char* junk : {".x=a/b/c", ".x= text/plain", ".x=text/ plain", ".x=te xt/plain",
+                           ".x=text/plain ;q", ".x=text/pl\"ain"}) {
     EXPECT_EQ(parse({"--mime-type", junk}).action, CommandLine::Action::Fail) << junk;
   }
   CommandLine cl = parse({"--mime-type", ".x=text/plain; charset=latin1"});
