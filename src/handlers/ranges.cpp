@@ -36,8 +36,9 @@ std::optional<Spec> parse_spec(std::string_view text, unsigned long long length)
   if (first_text.empty()) {  // suffix: the last n bytes
     const auto n = to_number(last_text);
     if (!n) return std::nullopt;
-    if (*n == 0 || length == 0) return spec;
-    spec.satisfiable = true;
+    if (*n == 0) return spec;
+    spec.satisfiable = true;  // even of an empty representation (RFC 9110 §14.1.1)
+    if (length == 0) return spec;
     spec.range = {*n >= length ? 0 : length - *n, length - 1};
     return spec;
   }
@@ -76,6 +77,9 @@ RangeAnswer evaluate_range(std::string_view header, unsigned long long length) {
       if (++specs > kMaxRanges) return {};
       const std::optional<Spec> spec = parse_spec(item, length);
       if (!spec) return {};
+      // A suffix of an empty representation: satisfiable, but no 206 can
+      // describe it, so the (empty) whole is sent.
+      if (spec->satisfiable && length == 0) return {};
       if (spec->satisfiable) {
         total += spec->range.size();
         if (total > length) return {};
