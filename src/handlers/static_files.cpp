@@ -74,10 +74,7 @@ constexpr std::string_view kHeaderKey = "header=";
 constexpr std::string_view kMimeTypesFileKey = "mime-types-file=";
 constexpr std::string_view kRootKey = "root=";
 
-// "404 Not Found", with the phrase the server uses for its own errors.
-std::string status_line(int status) {
-  return std::to_string(status).append(" ").append(http::reason_phrase(status));
-}
+using http::status_line;
 
 // A short text/plain answer: "404 Not Found\n".
 Body text_response(StartResponse& start_response, int status, Headers headers = {}) {

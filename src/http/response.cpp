@@ -31,6 +31,10 @@ std::string_view reason_phrase(int status) {
   return "Unknown";
 }
 
+std::string status_line(int status) {
+  return std::to_string(status).append(" ").append(reason_phrase(status));
+}
+
 std::string serialize_head(std::string_view status, const std::vector<OwnedHeader>& headers,
                            std::optional<unsigned long long> content_length, std::string_view date) {
   std::string head;
@@ -48,14 +52,13 @@ std::string serialize_head(std::string_view status, const std::vector<OwnedHeade
 
 std::string error_response(int status, std::string_view detail, std::string_view date,
                            const std::vector<OwnedHeader>& extra_headers) {
-  std::string status_line = std::to_string(status);
-  status_line.append(" ").append(reason_phrase(status));
-  std::string body = status_line;
+  const std::string line = status_line(status);
+  std::string body = line;
   if (!detail.empty()) body.append(": ").append(detail);
   body.append("\n");
   std::vector<OwnedHeader> headers = extra_headers;
   headers.push_back({"Content-Type", "text/plain; charset=utf-8"});
-  return serialize_head(status_line, headers, body.size(), date) + body;
+  return serialize_head(line, headers, body.size(), date) + body;
 }
 
 }  // namespace forkserve::http
