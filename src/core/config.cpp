@@ -210,9 +210,11 @@ const Option kOptions[] = {
        if (extension.find_first_of("/. \t\n\r") != std::string_view::npos) {
          return quoted(v) + ": the extension must be one name without '.' or '/'";
        }
-       const std::size_t slash = type.find('/');
-       if (slash == std::string_view::npos || slash == 0 || slash + 1 == type.size() ||
-           http::check_header("Content-Type", type)) {
+       // type "/" subtype, both tokens, then optional "; parameters" (RFC 9110 §8.3.1).
+       const std::string_view essence = type.substr(0, type.find(';'));
+       const std::size_t slash = essence.find('/');
+       if (slash == std::string_view::npos || !http::is_token(essence.substr(0, slash)) ||
+           !http::is_token(essence.substr(slash + 1)) || http::check_header("Content-Type", type)) {
          return quoted(v) + ": " + quoted(type) + " is not a media type (type/subtype)";
        }
        c.mime_types.emplace_back(extension, type);
@@ -232,7 +234,7 @@ const Option kOptions[] = {
          return quoted(v) + ": " + std::string(*problem);
        // The handler computes these per response; a fixed copy would contradict it.
        for (std::string_view own : {"Content-Length", "Content-Type", "Content-Range", "Content-Encoding",
-                                    "ETag", "Last-Modified", "Accept-Ranges", "Vary", "Location"}) {
+                                    "ETag", "Last-Modified", "Accept-Ranges", "Vary", "Location", "Date"}) {
          if (http::iequals(name, own))
            return quoted(v) + ": " + std::string(own) + " is set by the handler itself";
        }

@@ -5,12 +5,6 @@
 namespace forkserve::handlers {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // "0.8" → 800, "1" → 1000, "0.125" → 125; -1 for anything else (qvalue
 // grammar: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]).
 int parse_qvalue(std::string_view text) {
@@ -30,14 +24,14 @@ int parse_qvalue(std::string_view text) {
 // The weight of one list element "gzip;q=0.5" (its coding name in `name`).
 int element_weight(std::string_view element, std::string_view& name) {
   const std::size_t semicolon = element.find(';');
-  name = trim(element.substr(0, semicolon));
+  name = http::trim_ows(element.substr(0, semicolon));
   if (semicolon == std::string_view::npos) return 1000;
   std::string_view parameters = element.substr(semicolon + 1);
   while (true) {
     const std::size_t next = parameters.find(';');
-    const std::string_view parameter = trim(parameters.substr(0, next));
+    const std::string_view parameter = http::trim_ows(parameters.substr(0, next));
     if (parameter.size() >= 2 && (parameter[0] == 'q' || parameter[0] == 'Q') && parameter[1] == '=') {
-      const int q = parse_qvalue(trim(parameter.substr(2)));
+      const int q = parse_qvalue(http::trim_ows(parameter.substr(2)));
       return q < 0 ? 0 : q;
     }
     if (next == std::string_view::npos) return 1000;

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "http/date.hpp"
+#include "http/request_parser.hpp"
 
 namespace forkserve::handlers {
 namespace {
@@ -48,9 +49,7 @@ std::string make_etag(const struct stat& st) {
 }
 
 bool etag_list_matches(std::string_view list, std::string_view tag, bool strong) {
-  std::string_view rest = list;
-  while (!rest.empty() && is_space(rest.front())) rest.remove_prefix(1);
-  while (!rest.empty() && is_space(rest.back())) rest.remove_suffix(1);
+  std::string_view rest = http::trim_ows(list);
   if (rest == "*") return true;
   std::string_view candidate;
   bool weak = false;
@@ -79,8 +78,7 @@ Precondition evaluate_preconditions(const Conditions& conditions, const Validato
 }
 
 bool if_range_holds(std::string_view if_range, const Validators& current) {
-  while (!if_range.empty() && is_space(if_range.front())) if_range.remove_prefix(1);
-  while (!if_range.empty() && is_space(if_range.back())) if_range.remove_suffix(1);
+  if_range = http::trim_ows(if_range);
   if (if_range.starts_with('"') || if_range.starts_with("W/")) return if_range == current.etag;
   const auto date = http::parse_http_date(if_range);
   return date && *date == current.modified;

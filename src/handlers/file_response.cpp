@@ -22,9 +22,7 @@ namespace {
 // Bytes a multipart body reads from the file per chunk.
 constexpr std::size_t kMultipartChunk = 64 * 1024;
 
-std::string status_line(int status) {
-  return std::to_string(status).append(" ").append(http::reason_phrase(status));
-}
+using http::status_line;
 
 std::optional<std::string_view> variable(const Environ& environ, std::string_view name) {
   if (!environ.contains(name)) return std::nullopt;

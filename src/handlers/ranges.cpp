@@ -8,12 +8,6 @@
 namespace forkserve::handlers {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Only digits (no sign, no space): "0", "123". Too large → nullopt.
 std::optional<unsigned long long> to_number(std::string_view digits) {
   if (digits.empty()) return std::nullopt;
@@ -42,8 +36,9 @@ std::optional<Spec> parse_spec(std::string_view text, unsigned long long length)
   if (first_text.empty()) {  // suffix: the last n bytes
     const auto n = to_number(last_text);
     if (!n) return std::nullopt;
-    if (*n == 0 || length == 0) return spec;
-    spec.satisfiable = true;
+    if (*n == 0) return spec;
+    spec.satisfiable = true;  // even of an empty representation (RFC 9110 §14.1.1)
+    if (length == 0) return spec;
     spec.range = {*n >= length ? 0 : length - *n, length - 1};
     return spec;
   }
@@ -65,7 +60,7 @@ std::optional<Spec> parse_spec(std::string_view text, unsigned long long length)
 
 RangeAnswer evaluate_range(std::string_view header, unsigned long long length) {
   RangeAnswer answer;
-  header = trim(header);
+  header = http::trim_ows(header);
   constexpr std::string_view kUnit = "bytes=";
   if (header.size() < kUnit.size() || !http::iequals(header.substr(0, kUnit.size()), kUnit)) return answer;
   header.remove_prefix(kUnit.size());
@@ -75,13 +70,16 @@ RangeAnswer evaluate_range(std::string_view header, unsigned long long length) {
   bool any_spec = false;
   while (true) {
     const std::size_t comma = header.find(',');
-    const std::string_view item = trim(header.substr(0, comma));
+    const std::string_view item = http::trim_ows(header.substr(0, comma));
     // RFC 9110 §5.6.1: empty list elements are allowed and not counted.
     if (!item.empty()) {
       any_spec = true;
       if (++specs > kMaxRanges) return {};
       const std::optional<Spec> spec = parse_spec(item, length);
       if (!spec) return {};
+      // A suffix of an empty representation: satisfiable, but no 206 can
+      // describe it, so the (empty) whole is sent.
+      if (spec->satisfiable && length == 0) return {};
       if (spec->satisfiable) {
         total += spec->range.size();
         if (total > length) return {};

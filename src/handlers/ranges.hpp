@@ -21,7 +21,7 @@ struct ByteRange {
 
 struct RangeAnswer {
   enum class Kind {
-    Whole,          // 200: no Range, another unit, a malformed value, or past a cap
+    Whole,          // 200: no Range, another unit, a malformed value, a cap, or a suffix of empty
     Partial,        // 206: `ranges` in the order asked, each within the length
     Unsatisfiable,  // 416: no range starts inside the representation
   };

@@ -74,10 +74,7 @@ constexpr std::string_view kHeaderKey = "header=";
 constexpr std::string_view kMimeTypesFileKey = "mime-types-file=";
 constexpr std::string_view kRootKey = "root=";
 
-// "404 Not Found", with the phrase the server uses for its own errors.
-std::string status_line(int status) {
-  return std::to_string(status).append(" ").append(http::reason_phrase(status));
-}
+using http::status_line;
 
 // A short text/plain answer: "404 Not Found\n".
 Body text_response(StartResponse& start_response, int status, Headers headers = {}) {
@@ -351,7 +348,7 @@ class StaticFiles {
   }
 
   // `relative` is the requested name: it picks the Content-Type, whatever a
-  // symlink points to, and names the precompressed siblings.
+  // symlink points to; the precompressed siblings sit beside the real file.
   Body serve_file(Environ& environ, StartResponse& start_response, const Resolved& file,
                   std::string_view relative) const {
     // Checked before open(): opening a FIFO or a device can block or act.
@@ -364,7 +361,7 @@ class StaticFiles {
     int best_weight = 0;
     std::optional<Resolved> chosen;
     for (const Sidecar& sidecar : kSidecars) {
-      Resolved candidate = sibling(file, relative, sidecar.suffix);
+      Resolved candidate = sibling(file, sidecar.suffix);
       // A sibling older than the file is stale: the file was edited since.
       if (candidate.status != 0 || !S_ISREG(candidate.st.st_mode) ||
           !newer_or_same(candidate.st.st_mtim, file.st.st_mtim)) {
@@ -397,18 +394,22 @@ class StaticFiles {
     return send_file_response(environ, start_response, std::move(fd), st, representation);
   }
 
-  // The file FILE.suffix beside `file` (`relative` is its requested name).
-  // Looked up with one lstat next to the real file, since most files have no
-  // such sibling: a plain file there is inside the root as its directory is;
-  // only a symlink needs the full resolve().
-  Resolved sibling(const Resolved& file, std::string_view relative, std::string_view suffix) const {
+  // The file FILE.suffix beside the real `file` (after its symlinks).
+  // Looked up with one lstat, since most files have no such sibling: a plain
+  // file there is inside the root as its directory is; only a symlink needs
+  // the full resolve(), of that same name.
+  Resolved sibling(const Resolved& file, std::string_view suffix) const {
     Resolved r;
     r.real_path = file.real_path + std::string(suffix);
     if (::lstat(r.real_path.c_str(), &r.st) != 0) {
       r.status = 404;
       return r;
     }
-    if (S_ISLNK(r.st.st_mode)) return resolve(std::string(relative).append(suffix));
+    if (S_ISLNK(r.st.st_mode)) {
+      // file.real_path is under root_ (resolve() checked): its name relative to it.
+      const std::size_t skip = root_ == "/" ? 1 : root_.size() + 1;
+      return resolve(std::string_view(r.real_path).substr(skip));
+    }
     return r;
   }
 

@@ -300,4 +300,10 @@ bool iequals(std::string_view a, std::string_view b) {
                                             [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
 }
 
+std::string_view trim_ows(std::string_view text) {
+  while (!text.empty() && is_ows(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_ows(text.back())) text.remove_suffix(1);
+  return text;
+}
+
 }  // namespace forkserve::http

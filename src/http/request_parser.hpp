@@ -80,4 +80,8 @@ bool iequals(std::string_view a, std::string_view b);
 // RFC 9110 token (a method or a header name): one or more tchar.
 bool is_token(std::string_view text);
 
+// `text` without the optional whitespace (spaces and tabs, RFC 9110 §5.6.3)
+// around it: list elements and parameters of header values.
+std::string_view trim_ows(std::string_view text);
+
 }  // namespace forkserve::http

@@ -1,10 +1,10 @@
 #include "http/response.hpp"
 
-#include <forkserve/http_rules.hpp>
-#include <forkserve/version.hpp>
-
 #include <algorithm>
 #include <array>
+#include <forkserve/http_rules.hpp>
+#include <forkserve/status.hpp>
+#include <forkserve/version.hpp>
 
 #include "http/request_parser.hpp"
 
@@ -24,32 +24,15 @@ std::optional<std::string_view> check_header(std::string_view name, std::string_
   return rules::check_header(name, value);
 }
 
+// One table with the SDK's forkserve::Status, so a CGI "Status: 422" or a
+// static answer gets the same phrase a handler's constant does.
 std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-  }
+  if (const auto line = detail::status_line_for(status)) return line->substr(4);
+  return "Unknown";
+}
+
+std::string status_line(int status) {
+  return std::to_string(status).append(" ").append(reason_phrase(status));
 }
 
 std::string serialize_head(std::string_view status, const std::vector<OwnedHeader>& headers,
@@ -69,14 +52,13 @@ std::string serialize_head(std::string_view status, const std::vector<OwnedHeade
 
 std::string error_response(int status, std::string_view detail, std::string_view date,
                            const std::vector<OwnedHeader>& extra_headers) {
-  std::string status_line = std::to_string(status);
-  status_line.append(" ").append(reason_phrase(status));
-  std::string body = status_line;
+  const std::string line = status_line(status);
+  std::string body = line;
   if (!detail.empty()) body.append(": ").append(detail);
   body.append("\n");
   std::vector<OwnedHeader> headers = extra_headers;
   headers.push_back({"Content-Type", "text/plain; charset=utf-8"});
-  return serialize_head(status_line, headers, body.size(), date) + body;
+  return serialize_head(line, headers, body.size(), date) + body;
 }
 
 }  // namespace forkserve::http

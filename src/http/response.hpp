@@ -24,6 +24,9 @@ std::optional<std::string_view> check_header(std::string_view name, std::string_
 // "Not Found" for 404; "Unknown" for codes without a standard phrase.
 std::string_view reason_phrase(int status);
 
+// "404 Not Found": the status line (without the version) for `status`.
+std::string status_line(int status);
+
 // The status line and headers, ending with the blank line. Adds Date and
 // Server unless the handler gave them, Content-Length when `content_length`
 // is known and the handler did not give one, and Connection: close.

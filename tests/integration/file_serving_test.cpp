@@ -175,6 +175,23 @@ TEST_F(PrecompressedTest, SiblingSymlinkInsideTheRootIsSent) {
   EXPECT_EQ(reply.header("Content-Encoding"), "gzip");
 }
 
+// A file reached through a symlink has its siblings beside the real file,
+// whether they are plain files or symlinks themselves; a sibling of the
+// link's own name is not its compressed form.
+TEST_F(PrecompressedTest, SymlinkedSiblingOfASymlinkedFileIsTheRealFilesSibling) {
+  server_.scratch_dir().make_dir("root/real");
+  server_.write_root_file("real/page.html", kText);
+  server_.write_root_file("real/page.gz.data", kGzipped);
+  ASSERT_EQ(::symlink("page.gz.data", (server_.root() + "/real/page.html.gz").c_str()), 0);
+  ASSERT_EQ(::symlink("real/page.html", (server_.root() + "/alias.html").c_str()), 0);
+  server_.write_root_file("unrelated.gz", "not-the-gzip-of-page.html");
+  ASSERT_EQ(::symlink("unrelated.gz", (server_.root() + "/alias.html.gz").c_str()), 0);
+  HttpReply reply = get("/alias.html", "Accept-Encoding: gzip\r\n");
+  ASSERT_TRUE(reply.parsed) << reply.summary();
+  EXPECT_EQ(reply.body, kGzipped);
+  EXPECT_EQ(reply.header("Content-Encoding"), "gzip");
+}
+
 TEST_F(PrecompressedTest, FileWithoutSiblingHasNoVary) {
   server_.write_root_file("plain.txt", kText);
   EXPECT_FALSE(get("/plain.txt", "Accept-Encoding: gzip\r\n").header("Vary").has_value());

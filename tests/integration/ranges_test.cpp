@@ -89,6 +89,15 @@ TEST_F(RangesTest, RangePastTheEndIs416WithTheLength) {
   EXPECT_EQ(reply.header("Content-Range"), "bytes */300000");
 }
 
+TEST_F(RangesTest, SuffixRangeOfAnEmptyFileGetsTheEmptyFileNotA416) {
+  server_.write_root_file("empty.txt", "");
+  HttpReply reply = get("/empty.txt", "Range: bytes=-500\r\n");
+  ASSERT_TRUE(reply.parsed) << reply.summary();
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.header("Content-Length"), "0");
+  EXPECT_EQ(get("/empty.txt", "Range: bytes=0-\r\n").status, 416);
+}
+
 TEST_F(RangesTest, MalformedRangeIsIgnored) {
   HttpReply reply = get("/data.bin", "Range: bytes=abc\r\n");
   EXPECT_EQ(reply.status, 200);

@@ -41,6 +41,10 @@ TEST(CgiResponse, StatusSetsTheStatusLineAndIsNotForwarded) {
 
 TEST(CgiResponse, StatusWithoutReasonGetsTheStandardOne) {
   EXPECT_EQ(parse_cgi_head("Status: 204\n\n").status_line, "204 No Content");
+  EXPECT_EQ(parse_cgi_head("Status: 303\n\n").status_line, "303 See Other");
+  EXPECT_EQ(parse_cgi_head("Status: 409\n\n").status_line, "409 Conflict");
+  EXPECT_EQ(parse_cgi_head("Status: 422\n\n").status_line, "422 Unprocessable Content");
+  EXPECT_EQ(parse_cgi_head("Status: 429\n\n").status_line, "429 Too Many Requests");
 }
 
 TEST(CgiResponse, LocalLocationIsALocalRedirect) {

@@ -64,6 +64,23 @@ TEST(Config, RejectsMissingRoot) {
   EXPECT_NE(cl.error.find("not a directory"), std::string::npos);
 }
 
+TEST(Config, MimeTypeMustBeATokenSlashATokenWithOptionalParameters) {
+  for (const char* junk : {".x=a/b/c", ".x= text/plain", ".x=text/ plain", ".x=te xt/plain",
+                           ".x=text/plain ;q", ".x=text/pl\"ain"}) {
+    EXPECT_EQ(parse({"--mime-type", junk}).action, CommandLine::Action::Fail) << junk;
+  }
+  CommandLine cl = parse({"--mime-type", ".x=text/plain; charset=latin1"});
+  ASSERT_EQ(cl.action, CommandLine::Action::Run) << cl.error;
+  ASSERT_EQ(cl.config.mime_types.size(), 1u);
+  EXPECT_EQ(cl.config.mime_types[0].second, "text/plain; charset=latin1");
+}
+
+TEST(Config, AddHeaderRefusesDateWhichTheServerSetsPerResponse) {
+  CommandLine cl = parse({"--add-header", "Date: Thu, 01 Jan 1970 00:00:00 GMT"});
+  EXPECT_EQ(cl.action, CommandLine::Action::Fail);
+  EXPECT_NE(cl.error.find("Date"), std::string::npos) << cl.error;
+}
+
 TEST(Config, RejectsHostNames) {
   CommandLine cl = parse({"--host", "localhost"});
   EXPECT_EQ(cl.action, CommandLine::Action::Fail);

@@ -59,6 +59,15 @@ TEST(RangesTest, RangesStartingPastTheEndAreUnsatisfiable) {
   EXPECT_EQ(describe(evaluate_range("bytes=0-", 0)), "unsatisfiable");
 }
 
+// RFC 9110 §14.1.1: of an empty representation a suffix with a non-zero
+// length is still satisfiable; no 206 can carry it, so it is sent whole (200).
+TEST(RangesTest, NonZeroSuffixOfAnEmptyFileGetsTheWholeEmptyFile) {
+  EXPECT_EQ(describe(evaluate_range("bytes=-5", 0)), "whole");
+  EXPECT_EQ(describe(evaluate_range("bytes=0-0,-1", 0)), "whole");
+  EXPECT_EQ(describe(evaluate_range("bytes=-0", 0)), "unsatisfiable");
+  EXPECT_EQ(describe(evaluate_range("bytes=0-0", 0)), "unsatisfiable");
+}
+
 TEST(RangesTest, UnsatisfiableRangesAmongGoodOnesAreDropped) {
   EXPECT_EQ(describe(evaluate_range("bytes=200-300,0-9", 100)), "0-9");
 }

@@ -438,5 +438,12 @@ TEST(RequestParser, IequalsFoldsLettersOnly) {
   EXPECT_FALSE(iequals("\xc0", "\xe0"));
 }
 
+TEST(RequestParser, TrimOwsRemovesSpacesAndTabsAtBothEndsOnly) {
+  EXPECT_EQ(trim_ows(" \t gzip;q=0.5 \t"), "gzip;q=0.5");
+  EXPECT_EQ(trim_ows("a b"), "a b");
+  EXPECT_EQ(trim_ows(" \t "), "");
+  EXPECT_EQ(trim_ows("\r\na\n"), "\r\na\n") << "only SP and HTAB are optional whitespace";
+}
+
 }  // namespace
 }  // namespace forkserve::http
