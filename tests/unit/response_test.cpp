@@ -81,5 +81,10 @@ TEST(ErrorResponse, UsesStandardReasonPhrases) {
   EXPECT_EQ(reason_phrase(299), "Unknown");
 }
 
+TEST(ErrorResponse, GatewayErrorsHaveTheirReasonPhrase) {
+  // The CGI gateway answers 502 for a program's invalid output.
+  EXPECT_EQ(error_response(502, "", "D").rfind("HTTP/1.0 502 Bad Gateway\r\n", 0), 0u);
+}
+
 }  // namespace
 }  // namespace forkserve::http
