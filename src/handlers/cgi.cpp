@@ -82,6 +82,39 @@ CgiTarget alias_target(const std::string& prefix, const std::string& program, st
   return target;
 }
 
+// The request names `file` (a regular file at URL path `url`, named
+// `segment`): a target if a rule makes it a program, else none.
+CgiTarget file_target(const CgiRules& rules, const std::string& file, const std::string& url,
+                      std::string_view segment, std::string path_info) {
+  auto interpreter = std::find_if(rules.interpreters.begin(), rules.interpreters.end(),
+                                  [&](const auto& rule) { return segment.ends_with(rule.first); });
+  bool by_pattern = std::any_of(rules.patterns.begin(), rules.patterns.end(), [&](const std::string& p) {
+    return p.starts_with('/') ? starts_with_path(url, p)
+                              : ::fnmatch(p.c_str(), std::string(segment).c_str(), 0) == 0;
+  });
+  CgiTarget target;
+  if (interpreter == rules.interpreters.end() && !by_pattern) return target;
+
+  std::optional<std::string> real = real_path(file);
+  std::optional<std::string> real_root = real_path(rules.root);
+  if (!real || !real_root || !is_inside(*real, *real_root)) {
+    target.kind = CgiTarget::Kind::Forbidden;  // a symlink out of the root
+    return target;
+  }
+  if (interpreter != rules.interpreters.end()) {
+    target.kind = CgiTarget::Kind::Run;
+    target.argv = {interpreter->second, file};
+  } else {
+    target.kind = executable(file) ? CgiTarget::Kind::Run : CgiTarget::Kind::Forbidden;
+    target.argv = {file};
+  }
+  target.script_filename = file;
+  target.script_name = url;
+  target.path_info = std::move(path_info);
+  target.nph = segment.starts_with("nph-");
+  return target;
+}
+
 }  // namespace
 
 CgiTarget find_cgi_target(const CgiRules& rules, std::string_view raw_path) {
@@ -102,6 +135,7 @@ CgiTarget find_cgi_target(const CgiRules& rules, std::string_view raw_path) {
   std::string url;
   std::string_view rest = safe.relative;
   struct stat st {};
+  bool directory = true;  // every segment so far named a directory
   while (!rest.empty()) {
     std::size_t slash = rest.find('/');
     std::string_view segment = rest.substr(0, slash);
@@ -109,40 +143,28 @@ CgiTarget find_cgi_target(const CgiRules& rules, std::string_view raw_path) {
     if (segment.starts_with('.')) return none;  // dotfiles stay the static handler's business
     url.append("/").append(segment);
     std::string file = rules.root + url;
-    if (::stat(file.c_str(), &st) != 0) break;
-    if (S_ISDIR(st.st_mode)) continue;
+    if (::stat(file.c_str(), &st) != 0) {
+      directory = false;
+      break;
+    }
+    directory = S_ISDIR(st.st_mode);
+    if (directory) continue;
     if (!S_ISREG(st.st_mode)) break;
-
-    auto interpreter = std::find_if(rules.interpreters.begin(), rules.interpreters.end(),
-                                    [&](const auto& rule) { return segment.ends_with(rule.first); });
-    bool by_pattern = std::any_of(rules.patterns.begin(), rules.patterns.end(), [&](const std::string& p) {
-      return p.starts_with('/') ? starts_with_path(url, p)
-                                : ::fnmatch(p.c_str(), std::string(segment).c_str(), 0) == 0;
-    });
-    if (interpreter == rules.interpreters.end() && !by_pattern) return none;
-
-    CgiTarget target;
-    std::optional<std::string> real = real_path(file);
-    std::optional<std::string> real_root = real_path(rules.root);
-    if (!real || !real_root || !is_inside(*real, *real_root)) {
-      target.kind = CgiTarget::Kind::Forbidden;  // a symlink out of the root
-      return target;
+    std::string path_info;
+    if (slash != std::string_view::npos) path_info = "/" + std::string(rest);
+    if (safe.trailing_slash) path_info += '/';  // "/prog/" too: PATH_INFO "/"
+    return file_target(rules, file, url, segment, std::move(path_info));
+  }
+  // A directory (with the slash: else the static handler redirects to it)
+  // whose index file, the first that exists, is a program runs it.
+  if (directory && (safe.trailing_slash || safe.relative.empty())) {
+    for (const std::string& name : rules.index_names) {
+      std::string index_url = url + "/" + name;
+      std::string file = rules.root + index_url;
+      if (::stat(file.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+      if (!S_ISREG(st.st_mode)) break;
+      return file_target(rules, file, index_url, name, "");
     }
-    if (interpreter != rules.interpreters.end()) {
-      target.kind = CgiTarget::Kind::Run;
-      target.argv = {interpreter->second, file};
-    } else {
-      target.kind = executable(file) ? CgiTarget::Kind::Run : CgiTarget::Kind::Forbidden;
-      target.argv = {file};
-    }
-    target.script_filename = file;
-    target.script_name = url;
-    if (slash != std::string_view::npos) {
-      target.path_info = "/" + std::string(rest);
-      if (safe.trailing_slash) target.path_info += '/';
-    }
-    target.nph = segment.starts_with("nph-");
-    return target;
   }
   if (under_prefix) {
     CgiTarget missing;

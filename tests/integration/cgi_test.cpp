@@ -193,6 +193,27 @@ TEST_F(ShellCgiTest, NonExecutableFileUnderTheCgiPrefixIs403AndNeverItsSource) {
   EXPECT_EQ(reply.raw.find("source-code-secret"), std::string::npos);
 }
 
+TEST_F(ShellCgiTest, DirectoryIndexThatIsAProgramRunsAndIsNeverServedAsSource) {
+  server_.scratch_dir().make_dir("root/cgi-bin/app");
+  write_program(server_, "cgi-bin/app/index.html", kShellEcho);
+  HttpReply reply = get(server_, "/cgi-bin/app/?q=1");
+  ASSERT_EQ(reply.status, 200) << reply.summary();
+  EXPECT_NE(reply.body.find("script=/cgi-bin/app/index.html\n"), std::string::npos) << reply.body;
+  EXPECT_NE(reply.body.find("query=q=1\n"), std::string::npos) << reply.body;
+
+  server_.scratch_dir().make_dir("root/cgi-bin/plain");
+  server_.write_root_file("cgi-bin/plain/index.html", "#!/bin/sh\necho source-code-secret\n");
+  reply = get(server_, "/cgi-bin/plain/");
+  EXPECT_EQ(reply.status, 403) << reply.summary();
+  EXPECT_EQ(reply.raw.find("source-code-secret"), std::string::npos);
+}
+
+TEST_F(ShellCgiTest, TrailingSlashAfterTheProgramIsPathInfoSlash) {
+  HttpReply reply = get(server_, "/cgi-bin/echo.sh/");
+  ASSERT_EQ(reply.status, 200) << reply.summary();
+  EXPECT_NE(reply.body.find("path_info=/\n"), std::string::npos) << reply.body;
+}
+
 TEST_F(ShellCgiTest, MissingProgramIs404) { EXPECT_EQ(get(server_, "/cgi-bin/no-such-program").status, 404); }
 
 TEST_F(ShellCgiTest, ProgramThatCannotBeExecutedIs502WithAReason) {
