@@ -81,6 +81,19 @@ TEST(ErrorResponse, UsesStandardReasonPhrases) {
   EXPECT_EQ(reason_phrase(299), "Unknown");
 }
 
+TEST(ErrorResponse, EveryRfc9110StatusAProgramMaySetHasItsReasonPhrase) {
+  // A CGI program's "Status: 307" (no phrase) gets the standard one.
+  EXPECT_EQ(reason_phrase(202), "Accepted");
+  EXPECT_EQ(reason_phrase(303), "See Other");
+  EXPECT_EQ(reason_phrase(307), "Temporary Redirect");
+  EXPECT_EQ(reason_phrase(308), "Permanent Redirect");
+  EXPECT_EQ(reason_phrase(401), "Unauthorized");
+  EXPECT_EQ(reason_phrase(410), "Gone");
+  EXPECT_EQ(reason_phrase(422), "Unprocessable Content");
+  EXPECT_EQ(reason_phrase(429), "Too Many Requests");
+  EXPECT_EQ(reason_phrase(504), "Gateway Timeout");
+}
+
 TEST(ErrorResponse, GatewayErrorsHaveTheirReasonPhrase) {
   // The CGI gateway answers 502 for a program's invalid output.
   EXPECT_EQ(error_response(502, "", "D").rfind("HTTP/1.0 502 Bad Gateway\r\n", 0), 0u);
