@@ -20,7 +20,6 @@
 
 #include "handlers/cgi_response.hpp"
 #include "handlers/safe_path.hpp"
-#include "http/url.hpp"
 #include "net/io.hpp"
 
 namespace forkserve::handlers {
@@ -119,14 +118,16 @@ CgiTarget file_target(const CgiRules& rules, const std::string& file, const std:
 
 CgiTarget find_cgi_target(const CgiRules& rules, std::string_view raw_path) {
   CgiTarget none;
-  std::optional<std::string> decoded = http::percent_decode(raw_path);
-  if (!decoded) return none;  // the static handler answers the malformed path
-  for (const auto& [prefix, program] : rules.aliases) {
-    if (starts_with_path(*decoded, prefix)) return alias_target(prefix, program, *decoded);
-  }
-
+  // The static handler's path rules hold for programs too: a path with "..",
+  // an encoded '/' or a bad escape is its to refuse.
   SafePath safe = make_safe_path(raw_path);
   if (!safe.ok()) return none;
+  std::string normal = "/" + safe.relative;
+  if (safe.trailing_slash && !safe.relative.empty()) normal += '/';
+  for (const auto& [prefix, program] : rules.aliases) {
+    if (starts_with_path(normal, prefix)) return alias_target(prefix, program, normal);
+  }
+
   bool under_prefix = std::any_of(rules.patterns.begin(), rules.patterns.end(), [&](const std::string& p) {
     return p.starts_with('/') && starts_with_path("/" + safe.relative, p);
   });

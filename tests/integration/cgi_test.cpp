@@ -230,6 +230,24 @@ TEST_F(ShellCgiTest, OtherPathsStillGoToTheStaticHandler) {
   EXPECT_EQ(reply.body, "static\n");
 }
 
+// --- --cgi-alias -------------------------------------------------------------------
+
+TEST(AliasCgiTest, DotDotInAnAliasedPathNeverReachesTheProgram) {
+  TempDir programs;
+  std::string program = programs.write_file("echo.sh", kShellEcho);
+  ::chmod(program.c_str(), 0755);
+  ServerProcess server({"--cgi-alias", "/app/=" + program});
+  ASSERT_TRUE(server.ready()) << server.error();
+  HttpReply reply = get(server, "/app/x/../../../etc/passwd");
+  EXPECT_EQ(reply.status, 404) << reply.summary();
+  EXPECT_EQ(reply.body.find("path_info="), std::string::npos) << reply.body;
+  reply = get(server, "/app/%2e%2e/etc");
+  EXPECT_EQ(reply.status, 404) << reply.summary();
+  reply = get(server, "/app/repo.git/info/refs");
+  ASSERT_EQ(reply.status, 200) << reply.summary();
+  EXPECT_NE(reply.body.find("script=/app\npath_info=/repo.git/info/refs\n"), std::string::npos) << reply.body;
+}
+
 // --- hostile programs ------------------------------------------------------------
 
 class HostileCgiTest : public ::testing::Test {

@@ -145,6 +145,19 @@ TEST_F(CgiTargetTest, AliasRunsItsProgramForEveryPathUnderThePrefix) {
   EXPECT_EQ(find_cgi_target(rules_, "/git/x").kind, CgiTarget::Kind::Missing);
 }
 
+// The alias's PATH_INFO obeys the static handler's path rules: no ".." (a
+// program joining it to a directory would walk out), no encoded '/'.
+TEST_F(CgiTargetTest, AliasPathInfoHoldsNoDotDotAndNoEncodedSlash) {
+  rules_.aliases = {{"/app/", root_ + "/cgi-bin/run.sh"}};
+  EXPECT_EQ(find_cgi_target(rules_, "/app/x/../../../etc/passwd").kind, CgiTarget::Kind::None);
+  EXPECT_EQ(find_cgi_target(rules_, "/app/%2e%2e/etc").kind, CgiTarget::Kind::None);
+  EXPECT_EQ(find_cgi_target(rules_, "/app/a%2Fb").kind, CgiTarget::Kind::None);
+  CgiTarget t = find_cgi_target(rules_, "/app//repo.git/./info/refs");
+  ASSERT_EQ(t.kind, CgiTarget::Kind::Run);
+  EXPECT_EQ(t.path_info, "/repo.git/info/refs");
+  EXPECT_EQ(find_cgi_target(rules_, "/app/dir/").path_info, "/dir/");
+}
+
 TEST_F(CgiTargetTest, EnvironmentHoldsTheMetaVariablesAndNothingElse) {
   rules_.patterns = {"/cgi-bin/"};
   rules_.env = {"GIT_PROJECT_ROOT=/srv/git", "FORKSERVE_TEST_PASSED"};
