@@ -40,6 +40,8 @@ constexpr auto kTermWait = std::chrono::seconds(1);
 // The header block a program may write before its body.
 constexpr std::size_t kMaxHeaderBlock = 64 * 1024;
 constexpr std::size_t kPipeChunk = 64 * 1024;
+// "HTTP/d.d NNN": what an nph- program's output must start with.
+constexpr std::size_t kNphStatusLength = 12;
 
 bool starts_with_path(std::string_view path, std::string_view prefix) {
   if (!path.starts_with(prefix)) return false;
@@ -416,8 +418,20 @@ bool Program::feed_stdin() {
 
 bool Program::on_output(std::string_view data) {
   if (target_.nph) {
-    if (!exchange_.write_raw(data, nph_status(head_.empty() ? data : head_))) outcome_ = kSendFailed;
-    if (head_.size() < 16) head_.append(data.substr(0, 16));
+    if (head_done_) {
+      if (!exchange_.write_raw(data, 0)) outcome_ = kSendFailed;
+      return !outcome_;
+    }
+    // Nothing goes out before "HTTP/d.d NNN" is seen, so garbage is a 502.
+    head_.append(data);
+    if (head_.size() < kNphStatusLength) return true;
+    int status = nph_status(head_);
+    if (status == 0) {
+      outcome_ = fail(502, "invalid nph response from " + target_.argv.back() + ": no HTTP status line");
+      return false;
+    }
+    head_done_ = true;
+    if (!exchange_.write_raw(head_, status)) outcome_ = kSendFailed;
     return !outcome_;
   }
   if (head_done_) {
@@ -578,7 +592,13 @@ void Program::end(bool wait) {
 // Standard output ended: the response is complete, or was never valid.
 void Program::finish_output() {
   if (target_.nph) {
-    outcome_ = head_.empty() ? fail(502, target_.argv.back() + " exited without output") : CgiOutcome{};
+    if (head_done_) {
+      outcome_ = CgiOutcome{};
+    } else if (head_.empty()) {
+      outcome_ = fail(502, target_.argv.back() + " exited without output");
+    } else {
+      outcome_ = fail(502, "invalid nph response from " + target_.argv.back() + ": no HTTP status line");
+    }
     return;
   }
   if (head_done_) {

@@ -164,6 +164,19 @@ TEST_F(ShellCgiTest, NphProgramWritesTheWholeResponseItself) {
       << read_file(server_.access_log_path());
 }
 
+TEST_F(ShellCgiTest, NphProgramWithoutAStatusLineGets502AndALogLine) {
+  write_program(server_, "cgi-bin/nph-garbage.sh", "#!/bin/sh\nprintf 'garbage\\n\\nnot http at all'\n");
+  HttpReply reply = get(server_, "/cgi-bin/nph-garbage.sh");
+  EXPECT_EQ(reply.status, 502) << reply.summary();
+  EXPECT_EQ(reply.raw.find("garbage"), std::string::npos) << reply.raw;
+  EXPECT_TRUE(
+      eventually([&] { return count_lines_containing(server_.stderr_text(), "no HTTP status line") == 1; },
+                 milliseconds(5'000)))
+      << server_.stderr_text();
+  write_program(server_, "cgi-bin/nph-short.sh", "#!/bin/sh\nprintf 'HTTP/1.0'\n");
+  EXPECT_EQ(get(server_, "/cgi-bin/nph-short.sh").status, 502);
+}
+
 TEST_F(ShellCgiTest, StandardErrorLinesReachTheErrorLogEscapedAndNamed) {
   write_program(server_, "cgi-bin/warn.sh",
                 "#!/bin/sh\nprintf 'first warning\\nsecond \\033[31m warning\\n' >&2\n"
