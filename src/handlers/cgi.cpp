@@ -282,8 +282,11 @@ std::string escaped(std::string_view text) {
   return out;
 }
 
-// The client went away or stopped reading; the exchange knows the details.
-const CgiOutcome kSendFailed{CgiOutcome::Kind::Failed, 500, "sending the response failed", {}};
+// The client went away or stopped reading, or the writer refused the
+// program's output (a body after "Status: 304", more than its Content-Length):
+// the exchange logged why. Only in the last case can the client still see
+// the status, and then the program is at fault.
+const CgiOutcome kSendFailed{CgiOutcome::Kind::Failed, 502, "sending the response failed", {}};
 
 // A running program: its pipes and what has been seen of it.
 class Program {

@@ -153,6 +153,15 @@ TEST_F(ShellCgiTest, ContentLengthFromTheProgramIsSent) {
   EXPECT_EQ(reply.body, "sized");
 }
 
+// The program's fault, not the server's: 502 like any other invalid response.
+TEST_F(ShellCgiTest, BodyTheResponseCannotHaveIs502) {
+  write_program(server_, "cgi-bin/nm.sh", "#!/bin/sh\nprintf 'Status: 304\\n\\nbody'\n");
+  EXPECT_EQ(get(server_, "/cgi-bin/nm.sh").status, 502);
+  write_program(server_, "cgi-bin/long.sh",
+                "#!/bin/sh\nprintf 'Content-Type: text/plain\\nContent-Length: 2\\n\\nabcdef'\n");
+  EXPECT_EQ(get(server_, "/cgi-bin/long.sh").status, 502);
+}
+
 TEST_F(ShellCgiTest, NphProgramWritesTheWholeResponseItself) {
   write_program(server_, "cgi-bin/nph-raw.sh",
                 "#!/bin/sh\nprintf 'HTTP/1.0 203 Mine\\r\\nX-Raw: 1\\r\\n\\r\\nraw body'\n");
