@@ -5,6 +5,7 @@
 #   scripts/bench.sh --quick  one short round, for development (a few minutes)
 #   scripts/bench.sh --large  only the large-file rounds (3 rounds, a few minutes)
 #   scripts/bench.sh [--full|--quick] --only REGEX   only the rows whose label matches (and fork_min)
+#   scripts/bench.sh --handler-state  only the handler-state round (3 rounds, a few minutes)
 #
 # Builds in Release (build-bench/) and installs, if missing, ab (apache2-utils)
 # and Google Benchmark, then the optional peers: wrk, busybox, mini-httpd,
@@ -26,9 +27,11 @@ export PATH="$PATH:/usr/sbin:/sbin"
 only=""
 if [ "${2:-}" = --only ] && [ -n "${3:-}" ]; then only=$3; fi
 large_only=false
+state_only=false
 case "${1:-}" in
-  "" | --full | --large)
+  "" | --full | --large | --handler-state)
     [ "${1:-}" = --large ] && large_only=true
+    [ "${1:-}" = --handler-state ] && state_only=true
     quick=false
     rounds=3
     declare -A requests=([1]=5000 [16]=15000 [128]=15000)
@@ -43,7 +46,7 @@ case "${1:-}" in
     time_cap=3
     micro_args=(--benchmark_min_time=0.05)
     ;;
-  *) echo "usage: scripts/bench.sh [--full|--quick|--large] [--only REGEX]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [--full|--quick|--large|--handler-state] [--only REGEX]" >&2; exit 2 ;;
 esac
 concurrencies=(1 16 128)
 dir=$root/build-bench
@@ -132,7 +135,7 @@ install_optional() {
 }
 
 need_packages apache2-utils libbenchmark-dev
-install_optional wrk busybox mini-httpd apache2 nginx lighttpd libhttp-parser-dev
+$state_only || install_optional wrk busybox mini-httpd apache2 nginx lighttpd libhttp-parser-dev
 
 say "building Release into $dir"
 build_into "$dir" -DCMAKE_BUILD_TYPE=Release -DFORKSERVE_BENCH=ON -DFORKSERVE_TESTS=OFF >&2
@@ -191,7 +194,7 @@ start_server() {
   local pid=$!
   started+=("$pid")
   local tries
-  for ((tries = 0; tries < 50; tries++)); do  # up to 5 s
+  for ((tries = 0; tries < ${start_wait:-5} * 10; tries++)); do  # up to start_wait (5) s
     kill -0 "$pid" 2>/dev/null || break
     if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
       server_pid[$name]=$pid
@@ -208,6 +211,7 @@ start_server() {
 
 start_server fork_min - "$bin/fork_min" @PORT@
 start_server nofork_min - "$bin/nofork_min" @PORT@
+start_server fork_http_min - "$bin/fork_http_min" @PORT@ "$run/fork_http_min-access.log"
 start_server cgi_min - "$bin/cgi_min" @PORT@ "$www/cgi-bin/hello"
 forkserve_common=(--host 127.0.0.1 --port @PORT@ --max-children 256 --error-log "$run/forkserve-error.log")
 start_server forkserve_hello - "$dir/forkserve" "${forkserve_common[@]}" \
@@ -282,6 +286,7 @@ add_target() {
 }
 add_target fork_min fork_min / 13
 add_target nofork_min nofork_min / 13
+add_target fork_http_min fork_http_min / 13
 add_target "forkserve hello" forkserve_hello / 13
 add_target "forkserve 13 B" forkserve_static /13.txt 13
 add_target "forkserve 64 KiB" forkserve_static /64k.txt 65536
@@ -360,6 +365,118 @@ measure() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$c" "$rps" "${p50:--}" "${p99:--}" "$failed" \
     "${peak:--}" "${zombies:--}" >>"$results"
 }
+
+# --- handler state: what the handler holds in the parent, and what fork() costs then
+
+# examples/bigstate with its lookup state on the ordinary heap and in a
+# FrozenArena, at several sizes, against the same module holding nothing and
+# fork_http_min, at c=16 in the default mode, interleaved round by round.
+# Also each one's parent memory and fork() latency (bench/tools/fork_latency:
+# the module loaded in a process of its own, fork() timed before and after
+# the server's make_parent_cheap_to_fork()).
+handler_state_round() {
+  local sizes=(16 64 256) size kind label labels=() empty="state: none"
+  [ -n "${target_server[fork_http_min]:-}" ] && labels+=(fork_http_min)
+  declare -A state_arg=(["$empty"]=0)
+  local empty_body="bigstate: 0 entries, 0 MiB in the frozen arena"
+  for size in 0 "${sizes[@]}"; do
+    for kind in heap arena; do
+      [ "$size" = 0 ] && [ "$kind" = heap ] && continue
+      label="state: $size MiB $kind"
+      [ "$size" = 0 ] && label=$empty
+      state_arg[$label]=$size
+      [ "$kind" = heap ] && state_arg[$label]+=:heap
+      start_wait=60 start_server "$label" - "$dir/forkserve" "${forkserve_common[@]}" \
+        --handler "$dir/examples/bigstate.so:${state_arg[$label]}" --access-log "$run/state-$size-$kind-access.log"
+      if [ "$size" = 0 ]; then
+        add_target "$label" "$label" / $((${#empty_body} + 1))
+      else
+        add_target "$label" "$label" "/?key=4242" 200
+      fi
+      [ -n "${target_server[$label]:-}" ] && labels+=("$label")
+    done
+  done
+  if [ ${#labels[@]} -eq 0 ]; then
+    say "handler state: no server to measure"
+    return 0
+  fi
+  local state_results=$tmp/state.tsv round
+  : >"$state_results"
+  for ((round = 1; round <= rounds; round++)); do
+    for label in "${labels[@]}"; do results=$state_results measure "$round" "$label" 16; done
+  done
+  # KiB of the arena's memory a process maps (whether or not it touched it).
+  arena_kib() {
+    local range start end total=0
+    while read -r range _; do
+      start=${range%-*} end=${range#*-}
+      total=$((total + (16#$end - 16#$start) / 1024))
+    done < <(grep -F '/memfd:forkserve-frozen-arena' "/proc/$1/maps" 2>/dev/null || true)
+    echo "$total"
+  }
+  local memory=$tmp/state-memory.tsv pid
+  : >"$memory"
+  for label in "${labels[@]}"; do
+    [ -n "${state_arg[$label]:-}" ] || continue
+    pid=${server_pid[$label]}
+    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$(status_kib "$pid" VmRSS)" "$(arena_kib "$pid")" \
+      "$(awk '$1 == "AnonHugePages:" { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null || echo -)" \
+      "$("$bin/fork_latency" "$dir/examples/bigstate.so:${state_arg[$label]}" 100 2>/dev/null | cut -d' ' -f4- || echo)" \
+      >>"$memory"
+  done
+
+  echo
+  echo "### Handler state, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "examples/bigstate.so:SIZE (lookup state in a FrozenArena) and bigstate.so:SIZE:heap (the same" \
+    "tables on the ordinary heap), default mode, \`ab -n ${requests[16]} -c 16\` (at most ${time_cap} s)," \
+    "$rounds interleaved round(s), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end. ×empty and" \
+    "×fork_http_min: medians of each round's ratio. Parent memory from /proc/PID/status of the running" \
+    "server (the arena: its shared memory, mapped but not counted in RSS until touched); fork() in µs (median of 100, a process holding the same state): the call alone, and" \
+    "fork + child's exit + waitpid, after the server's make_parent_cheap_to_fork() and, in brackets, before it."
+  echo
+  awk -F'\t' -v empty="$empty" -v memory="$memory" '
+    function median(list, count,    i, j, t, a) {
+      if (count == 0) return "-"
+      for (i = 1; i <= count; i++) a[i] = list[i]
+      for (i = 2; i <= count; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return count % 2 ? a[(count + 1) / 2] : (a[count / 2] + a[count / 2 + 1]) / 2
+    }
+    function number(x) { return x != "-" && x != "" }
+    function show(x, format) { return x == "-" ? "-" : sprintf(format, x) }
+    function mib(kib) { return number(kib) ? sprintf("%.0f", kib / 1024) : "-" }
+    FILENAME == memory { rss[$1] = $2; shm[$1] = $3; huge[$1] = $4; split($5, f, " ")
+                          lat[$1] = number(f[3]) ? f[3] " (" f[1] ")" : "-"
+                          round_trip[$1] = number(f[4]) ? f[4] " (" f[2] ")" : "-"; next }
+    { if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 }
+      rps[$1, $2] = $4; if ($1 > rounds) rounds = $1 }
+    END {
+      print "| handler state | req/s | ×empty | ×fork_http_min | parent RSS MiB | in huge pages | arena MiB | fork() µs | fork+exit+wait µs |"
+      print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+      for (i = 1; i <= n; i++) {
+        label = order[i]; split("", v); split("", re); split("", rf); nv = ne = nf = 0
+        for (r = 1; r <= rounds; r++) {
+          x = rps[r, label]; e = rps[r, empty]; m = rps[r, "fork_http_min"]
+          if (!number(x)) continue
+          v[++nv] = x
+          if (number(e) && e > 0) re[++ne] = x / e
+          if (number(m) && m > 0) rf[++nf] = x / m
+        }
+        shown = label; sub(/^state: /, "", shown)
+        printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", shown, show(median(v, nv), "%.0f"),
+          show(median(re, ne), "%.2f"), show(median(rf, nf), "%.2f"), (label in rss) ? mib(rss[label]) : "-",
+          (label in huge) ? mib(huge[label]) : "-", (label in shm) ? mib(shm[label]) : "-",
+          (label in lat) ? lat[label] : "-", (label in round_trip) ? round_trip[label] : "-")
+      }
+    }
+  ' "$memory" "$state_results"
+  cp "$state_results" "$dir/bench-state-last.tsv"
+  say "handler-state per-round figures: $dir/bench-state-last.tsv"
+}
+if $state_only; then
+  handler_state_round
+  exit 0
+fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started_at=$(date +%s)
@@ -670,6 +787,7 @@ if [ -s "$micro_csv" ]; then
     }
   ' "$micro_csv"
 fi
+$large_only || handler_state_round
 mkdir -p "$dir"
 cp "$results" "$dir/bench-last.tsv"
 if [ -s "$large_results" ]; then cp "$large_results" "$dir/bench-large-last.tsv"; fi

@@ -39,8 +39,16 @@ printf '\x01a=1; b="two"; junk; c=%%zz' >"$dir/corpus/form/cookies"
 printf '\x05--b0\r\nContent-Disposition: form-data; name="m"\r\n\r\nhi\r\n--b0\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nx\r\n--b0--\r\n' \
   >"$dir/corpus/form/multipart"
 
+# CGI header blocks: the three kinds of response and an nph- status line.
+mkdir -p "$dir/corpus/cgi_response"
+printf 'Content-Type: text/html\r\nX-A: b\r\n\r\n<p>' >"$dir/corpus/cgi_response/document"
+printf 'Status: 404 Not Found\nContent-Type: text/plain\n\nmissing' >"$dir/corpus/cgi_response/status"
+printf 'Location: /other?x=1\n\n' >"$dir/corpus/cgi_response/local_redirect"
+printf 'Location: https://example.com/a\r\n\r\n' >"$dir/corpus/cgi_response/client_redirect"
+printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' >"$dir/corpus/cgi_response/nph"
+
 cd "$dir"  # crash-* reproducers land here
-for target in request_parser safe_path file_headers chunked form; do
+for target in request_parser safe_path file_headers chunked form cgi_response; do
   echo "fuzzing $target for $seconds s"
   log=$dir/$target.log
   if ! "$dir/${target}_fuzz" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \

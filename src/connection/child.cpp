@@ -2,9 +2,13 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -59,6 +63,8 @@ struct RequestContext {
 
 RequestContext& self(void* server) { return *static_cast<RequestContext*>(server); }
 
+void set_alarm_in(std::int64_t ns);  // the phase alarm, below
+
 int report(RequestContext& ctx, bool ok) {
   if (ok) return FORKSERVE_OK;
   ctx.last_error = ctx.writer.error();
@@ -77,7 +83,7 @@ long long read_input(void* server, char* buffer, std::size_t size) {
   }
   // The upload took the client's time, not the handler's: its deadline
   // counts from now. (Once the response has started, its own phase runs.)
-  if (arriving && ctx.body->received_all() && !ctx.writer.head_sent()) ::alarm(ctx.handler_timeout);
+  if (arriving && ctx.body->received_all() && !ctx.writer.head_sent()) set_alarm_in(std::int64_t{ctx.handler_timeout} * 1'000'000'000);
   return n;
 }
 
@@ -130,13 +136,18 @@ void linger_and_close(int fd) {
 
 // The phase alarm. While the handler runs, SIGALRM is due --handler-timeout
 // seconds after it started, or after the request body is in if that came
-// later (the upload is bounded by --body-timeout, not the handler's); once the response head goes out, it is re-armed
-// for --write-timeout, and it stays armed until the child exits, so not even
+// later (the upload is bounded by --body-timeout, not the handler's); once
+// the response head goes out, the deadline is --write-timeout after that, and
+// it stays until the process exits or serves its next connection, so not even
 // a blocked access log can keep a child alive. When it fires during the
 // response, the child answers 503 if nothing was sent yet (else resets the
 // connection), logs once, and ends; once the response is complete it just
 // ends. Everything the signal handler needs is prepared beforehand: it only
-// calls write, setsockopt and _exit.
+// calls clock_gettime, setitimer, write, setsockopt and _exit.
+//
+// One timer call per connection: the write deadline is usually later than
+// the handler's, so the alarm set for the handler is left to go off and, if
+// the response is still being written then, is set again for what is left.
 struct PhaseAlarm {
   int client_fd = -1;
   int access_log_fd = -1;
@@ -149,12 +160,41 @@ struct PhaseAlarm {
   std::string access_line;  // the prefix, then room for the status, size and trailer
   std::size_t access_prefix_length = 0;
   std::string access_trailer;
+  volatile sig_atomic_t active = 0;         // 0: between connections (a worker), the alarm means nothing
   volatile sig_atomic_t response_done = 0;  // the response and its log line are accounted for
+  std::atomic<std::int64_t> due_ns{0};      // when the timer goes off (steady clock), 0 if not set
+  std::atomic<std::int64_t> write_deadline_ns{0};  // once the head is out
 };
 PhaseAlarm g_alarm;
 
+std::int64_t steady_now_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);  // the clock std::chrono::steady_clock reads
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+// Sets the one timer of the process to go off `ns` from now.
+void set_alarm_in(std::int64_t ns) {
+  ns = std::max<std::int64_t>(ns, 1000);
+  itimerval timer{};
+  timer.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+  timer.it_value.tv_usec = static_cast<suseconds_t>(ns % 1'000'000'000 / 1000);
+  g_alarm.due_ns.store(steady_now_ns() + ns, std::memory_order_relaxed);
+  ::setitimer(ITIMER_REAL, &timer, nullptr);
+}
+
 void on_phase_alarm(int) {
   const PhaseAlarm& a = g_alarm;
+  if (!a.active) return;
+  // The alarm set for the handler, while the response is being written: not yet.
+  std::int64_t write_deadline = a.write_deadline_ns.load(std::memory_order_relaxed);
+  if (write_deadline != 0) {
+    std::int64_t left = write_deadline - steady_now_ns();
+    if (left > 0) {
+      set_alarm_in(left);
+      return;
+    }
+  }
   handlers::stop_cgi_program();  // a program still running goes first, and is reaped
   if (a.response_done) end_child(0);
   int status = 503;
@@ -174,15 +214,32 @@ void on_phase_alarm(int) {
   end_child(0);
 }
 
-void start_response_phase() { ::alarm(g_alarm.write_timeout); }
+// The head went out: from now on --write-timeout counts. The timer is only
+// set again if it would go off after that.
+void start_response_phase() {
+  PhaseAlarm& a = g_alarm;
+  std::int64_t window = std::int64_t{a.write_timeout} * 1'000'000'000;
+  std::int64_t deadline = steady_now_ns() + window;
+  a.write_deadline_ns.store(deadline, std::memory_order_relaxed);
+  std::int64_t due = a.due_ns.load(std::memory_order_relaxed);
+  if (due == 0 || due > deadline) set_alarm_in(window);
+}
 
+// Arms the alarm `seconds` from now. The handler is installed once per
+// process: a handler that replaces it loses its own deadlines, and the
+// parent's backstop still ends the process.
 void install_phase_alarm(unsigned seconds) {
-  // Again for every connection a worker serves: a handler may have changed it.
-  struct sigaction action {};
-  action.sa_handler = on_phase_alarm;
-  sigfillset(&action.sa_mask);
-  ::sigaction(SIGALRM, &action, nullptr);
-  ::alarm(seconds);
+  static bool installed = false;
+  if (!installed) {
+    struct sigaction action {};
+    action.sa_handler = on_phase_alarm;
+    action.sa_flags = SA_RESTART;  // an early alarm that is set again interrupts nothing
+    sigfillset(&action.sa_mask);
+    installed = ::sigaction(SIGALRM, &action, nullptr) == 0;
+  }
+  g_alarm.write_deadline_ns.store(0, std::memory_order_relaxed);
+  g_alarm.active = 1;
+  set_alarm_in(std::int64_t{seconds} * 1'000'000'000);
 }
 
 void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access_log_fd,
@@ -209,6 +266,15 @@ void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access
   unsigned body_allowance = ctx.body->received_all() ? 0 : static_cast<unsigned>(config.body_timeout);
   install_phase_alarm(static_cast<unsigned>(config.handler_timeout) + body_allowance);
 }
+
+// The connection's own address, from the kernel.
+void look_up_local_address(int fd, Endpoint& local) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) local = to_endpoint(address);
+}
+
+bool is_wildcard(std::string_view host) { return host == "0.0.0.0" || host == "::"; }
 
 // "GET /path" for the parent's log, should this child die; control bytes blanked.
 void write_label(const Connection& connection, const http::RequestHead& head) {
@@ -417,12 +483,8 @@ int serve_connection(const Connection& connection, const Config& config, const f
   g_alarm.response_done = 0;
   std::time_t started = std::time(nullptr);
 
-  ConnectionInfo info{to_endpoint(connection.peer), {}};
-  sockaddr_storage local{};
-  socklen_t local_length = sizeof local;
-  if (::getsockname(connection.fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
-    info.local = to_endpoint(local);
-  }
+  ConnectionInfo info{to_endpoint(connection.peer), connection.local};
+  if (info.local.port == 0) look_up_local_address(connection.fd, info.local);  // not from a listener of ours
 
   http::Limits limits{static_cast<std::size_t>(config.max_request_line),
                       static_cast<std::size_t>(config.max_header_bytes),
@@ -456,6 +518,9 @@ int serve_connection(const Connection& connection, const Config& config, const f
       early_status = 413;
       early_reason = "the request body is larger than the server accepts";
     } else {
+      if (is_wildcard(info.local.host) && needs_local_host(parsed.head)) {
+        look_up_local_address(connection.fd, info.local);
+      }
       environ = build_environ(parsed.head, info);
       early_status = environ.error_status;
       early_reason = environ.reason;
@@ -498,7 +563,10 @@ int serve_connection(const Connection& connection, const Config& config, const f
   return 0;
 }
 
-void disarm_phase_alarm() { ::alarm(0); }  // serve_connection resets the rest
+void disarm_phase_alarm() {  // no system call: if the timer still goes off, the handler returns
+  g_alarm.active = 0;
+  g_alarm.write_deadline_ns.store(0, std::memory_order_relaxed);
+}
 
 std::chrono::seconds lifetime_limit(const Config& config) {
   constexpr auto kSlack = std::chrono::seconds(5);  // a loaded machine

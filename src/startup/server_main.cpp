@@ -17,6 +17,7 @@
 #include "startup/daemon.hpp"
 #include "handlers/static_files.hpp"
 #include "master/inetd.hpp"
+#include "master/parent_memory.hpp"
 #include "net/listener.hpp"
 #include "core/log.hpp"
 #include "module/module_loader.hpp"
@@ -110,6 +111,7 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
 
   // The module the children run; its destructor runs fini() (not in the
   // launcher of a --daemon, nor in children, which leave with _exit).
+  keep_allocations_on_the_heap();  // what init() builds moves with the heap, out of fork()'s way
   std::optional<HandlerModule> module;
   // A daemon changes to "/", and SIGHUP reloads the module by name.
   const std::string handler_path = config.daemon ? absolute(config.handler_path) : config.handler_path;

@@ -78,7 +78,8 @@ cmake_project() {  # SOURCE BINARY
 
 "$cmake" --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 || fail "install: $(cat "$tmp/install.log")"
 sdk_headers=(handler.hpp export.hpp module.h server.hpp version.hpp status.hpp http_rules.hpp form.hpp multipart.hpp request.hpp
-  response.hpp json.hpp router.hpp testing.hpp)
+  response.hpp json.hpp router.hpp testing.hpp
+  frozen_arena.hpp)
 for header in "${sdk_headers[@]}"; do
   [ -e "$prefix/include/forkserve/$header" ] || fail "include/forkserve/$header was not installed"
 done
