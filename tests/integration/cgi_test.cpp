@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -250,6 +251,25 @@ TEST_F(ShellCgiTest, OtherPathsStillGoToTheStaticHandler) {
   HttpReply reply = get(server_, "/plain.txt");
   EXPECT_EQ(reply.status, 200);
   EXPECT_EQ(reply.body, "static\n");
+}
+
+// The program runs in its own directory: a relative --root (the default is
+// ".") must still name it, and SCRIPT_FILENAME, from there.
+TEST(RelativeRootCgiTest, RelativeRootStillRunsTheProgramWithAnAbsoluteScriptFilename) {
+  TempDir site;
+  site.make_dir("cgi-bin");
+  std::string program = site.write_file("cgi-bin/where.sh",
+                                        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
+                                        "echo \"$SCRIPT_FILENAME\"; echo \"$DOCUMENT_ROOT\"\n");
+  ::chmod(program.c_str(), 0755);
+  std::string relative = std::filesystem::relative(site.path()).string();
+  ASSERT_NE(relative.front(), '/');
+  ServerProcess server({"--root", relative, "--cgi", "/cgi-bin/"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  HttpReply reply = get(server, "/cgi-bin/where.sh");
+  ASSERT_EQ(reply.status, 200) << reply.summary() << server.stderr_text();
+  std::string root = std::filesystem::canonical(site.path()).string();
+  EXPECT_EQ(reply.body, root + "/cgi-bin/where.sh\n" + root + "\n");
 }
 
 // --- --cgi-alias -------------------------------------------------------------------
