@@ -24,6 +24,7 @@
 #include "connection/response_writer.hpp"
 #include "core/log.hpp"
 #include "handlers/cgi.hpp"
+#include "handlers/static_files.hpp"
 #include "http/date.hpp"
 #include "http/request_parser.hpp"
 #include "http/response.hpp"
@@ -443,7 +444,12 @@ void dispatch(RequestContext& ctx, const forkserve_module& module, EnvironVariab
     return run_module(ctx, module, variables);
   }
   handlers::CgiRules rules{config.root, config.cgi_patterns, config.cgi_aliases, config.cgi_interpreters,
-                           config.cgi_env};
+                           config.cgi_env, {}};
+  // The index files the built-in handler would serve (a module serves directories its own way).
+  if (config.handler_path.empty()) {
+    rules.index_names =
+        config.index_names.empty() ? handlers::StaticFilesOptions{}.index_names : config.index_names;
+  }
   for (int hop = 0;; ++hop) {
     handlers::CgiTarget target = handlers::find_cgi_target(rules, variable(variables, "forkserve.raw_path"));
     switch (target.kind) {

@@ -20,7 +20,6 @@
 
 #include "handlers/cgi_response.hpp"
 #include "handlers/safe_path.hpp"
-#include "http/url.hpp"
 #include "net/io.hpp"
 
 namespace forkserve::handlers {
@@ -41,6 +40,8 @@ constexpr auto kTermWait = std::chrono::seconds(1);
 // The header block a program may write before its body.
 constexpr std::size_t kMaxHeaderBlock = 64 * 1024;
 constexpr std::size_t kPipeChunk = 64 * 1024;
+// "HTTP/d.d NNN": what an nph- program's output must start with.
+constexpr std::size_t kNphStatusLength = 12;
 
 bool starts_with_path(std::string_view path, std::string_view prefix) {
   if (!path.starts_with(prefix)) return false;
@@ -82,18 +83,53 @@ CgiTarget alias_target(const std::string& prefix, const std::string& program, st
   return target;
 }
 
+// The request names `file` (a regular file at URL path `url`, named
+// `segment`): a target if a rule makes it a program, else none.
+CgiTarget file_target(const CgiRules& rules, const std::string& file, const std::string& url,
+                      std::string_view segment, std::string path_info) {
+  auto interpreter = std::find_if(rules.interpreters.begin(), rules.interpreters.end(),
+                                  [&](const auto& rule) { return segment.ends_with(rule.first); });
+  bool by_pattern = std::any_of(rules.patterns.begin(), rules.patterns.end(), [&](const std::string& p) {
+    return p.starts_with('/') ? starts_with_path(url, p)
+                              : ::fnmatch(p.c_str(), std::string(segment).c_str(), 0) == 0;
+  });
+  CgiTarget target;
+  if (interpreter == rules.interpreters.end() && !by_pattern) return target;
+
+  std::optional<std::string> real = real_path(file);
+  std::optional<std::string> real_root = real_path(rules.root);
+  if (!real || !real_root || !is_inside(*real, *real_root)) {
+    target.kind = CgiTarget::Kind::Forbidden;  // a symlink out of the root
+    return target;
+  }
+  if (interpreter != rules.interpreters.end()) {
+    target.kind = CgiTarget::Kind::Run;
+    target.argv = {interpreter->second, file};
+  } else {
+    target.kind = executable(file) ? CgiTarget::Kind::Run : CgiTarget::Kind::Forbidden;
+    target.argv = {file};
+  }
+  target.script_filename = file;
+  target.script_name = url;
+  target.path_info = std::move(path_info);
+  target.nph = segment.starts_with("nph-");
+  return target;
+}
+
 }  // namespace
 
 CgiTarget find_cgi_target(const CgiRules& rules, std::string_view raw_path) {
   CgiTarget none;
-  std::optional<std::string> decoded = http::percent_decode(raw_path);
-  if (!decoded) return none;  // the static handler answers the malformed path
-  for (const auto& [prefix, program] : rules.aliases) {
-    if (starts_with_path(*decoded, prefix)) return alias_target(prefix, program, *decoded);
-  }
-
+  // The static handler's path rules hold for programs too: a path with "..",
+  // an encoded '/' or a bad escape is its to refuse.
   SafePath safe = make_safe_path(raw_path);
   if (!safe.ok()) return none;
+  std::string normal = "/" + safe.relative;
+  if (safe.trailing_slash && !safe.relative.empty()) normal += '/';
+  for (const auto& [prefix, program] : rules.aliases) {
+    if (starts_with_path(normal, prefix)) return alias_target(prefix, program, normal);
+  }
+
   bool under_prefix = std::any_of(rules.patterns.begin(), rules.patterns.end(), [&](const std::string& p) {
     return p.starts_with('/') && starts_with_path("/" + safe.relative, p);
   });
@@ -102,6 +138,7 @@ CgiTarget find_cgi_target(const CgiRules& rules, std::string_view raw_path) {
   std::string url;
   std::string_view rest = safe.relative;
   struct stat st {};
+  bool directory = true;  // every segment so far named a directory
   while (!rest.empty()) {
     std::size_t slash = rest.find('/');
     std::string_view segment = rest.substr(0, slash);
@@ -109,40 +146,28 @@ CgiTarget find_cgi_target(const CgiRules& rules, std::string_view raw_path) {
     if (segment.starts_with('.')) return none;  // dotfiles stay the static handler's business
     url.append("/").append(segment);
     std::string file = rules.root + url;
-    if (::stat(file.c_str(), &st) != 0) break;
-    if (S_ISDIR(st.st_mode)) continue;
+    if (::stat(file.c_str(), &st) != 0) {
+      directory = false;
+      break;
+    }
+    directory = S_ISDIR(st.st_mode);
+    if (directory) continue;
     if (!S_ISREG(st.st_mode)) break;
-
-    auto interpreter = std::find_if(rules.interpreters.begin(), rules.interpreters.end(),
-                                    [&](const auto& rule) { return segment.ends_with(rule.first); });
-    bool by_pattern = std::any_of(rules.patterns.begin(), rules.patterns.end(), [&](const std::string& p) {
-      return p.starts_with('/') ? starts_with_path(url, p)
-                                : ::fnmatch(p.c_str(), std::string(segment).c_str(), 0) == 0;
-    });
-    if (interpreter == rules.interpreters.end() && !by_pattern) return none;
-
-    CgiTarget target;
-    std::optional<std::string> real = real_path(file);
-    std::optional<std::string> real_root = real_path(rules.root);
-    if (!real || !real_root || !is_inside(*real, *real_root)) {
-      target.kind = CgiTarget::Kind::Forbidden;  // a symlink out of the root
-      return target;
+    std::string path_info;
+    if (slash != std::string_view::npos) path_info = "/" + std::string(rest);
+    if (safe.trailing_slash) path_info += '/';  // "/prog/" too: PATH_INFO "/"
+    return file_target(rules, file, url, segment, std::move(path_info));
+  }
+  // A directory (with the slash: else the static handler redirects to it)
+  // whose index file, the first that exists, is a program runs it.
+  if (directory && (safe.trailing_slash || safe.relative.empty())) {
+    for (const std::string& name : rules.index_names) {
+      std::string index_url = url + "/" + name;
+      std::string file = rules.root + index_url;
+      if (::stat(file.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+      if (!S_ISREG(st.st_mode)) break;
+      return file_target(rules, file, index_url, name, "");
     }
-    if (interpreter != rules.interpreters.end()) {
-      target.kind = CgiTarget::Kind::Run;
-      target.argv = {interpreter->second, file};
-    } else {
-      target.kind = executable(file) ? CgiTarget::Kind::Run : CgiTarget::Kind::Forbidden;
-      target.argv = {file};
-    }
-    target.script_filename = file;
-    target.script_name = url;
-    if (slash != std::string_view::npos) {
-      target.path_info = "/" + std::string(rest);
-      if (safe.trailing_slash) target.path_info += '/';
-    }
-    target.nph = segment.starts_with("nph-");
-    return target;
   }
   if (under_prefix) {
     CgiTarget missing;
@@ -257,8 +282,11 @@ std::string escaped(std::string_view text) {
   return out;
 }
 
-// The client went away or stopped reading; the exchange knows the details.
-const CgiOutcome kSendFailed{CgiOutcome::Kind::Failed, 500, "sending the response failed", {}};
+// The client went away or stopped reading, or the writer refused the
+// program's output (a body after "Status: 304", more than its Content-Length):
+// the exchange logged why. Only in the last case can the client still see
+// the status, and then the program is at fault.
+const CgiOutcome kSendFailed{CgiOutcome::Kind::Failed, 502, "sending the response failed", {}};
 
 // A running program: its pipes and what has been seen of it.
 class Program {
@@ -393,8 +421,20 @@ bool Program::feed_stdin() {
 
 bool Program::on_output(std::string_view data) {
   if (target_.nph) {
-    if (!exchange_.write_raw(data, nph_status(head_.empty() ? data : head_))) outcome_ = kSendFailed;
-    if (head_.size() < 16) head_.append(data.substr(0, 16));
+    if (head_done_) {
+      if (!exchange_.write_raw(data, 0)) outcome_ = kSendFailed;
+      return !outcome_;
+    }
+    // Nothing goes out before "HTTP/d.d NNN" is seen, so garbage is a 502.
+    head_.append(data);
+    if (head_.size() < kNphStatusLength) return true;
+    int status = nph_status(head_);
+    if (status == 0) {
+      outcome_ = fail(502, "invalid nph response from " + target_.argv.back() + ": no HTTP status line");
+      return false;
+    }
+    head_done_ = true;
+    if (!exchange_.write_raw(head_, status)) outcome_ = kSendFailed;
     return !outcome_;
   }
   if (head_done_) {
@@ -555,7 +595,13 @@ void Program::end(bool wait) {
 // Standard output ended: the response is complete, or was never valid.
 void Program::finish_output() {
   if (target_.nph) {
-    outcome_ = head_.empty() ? fail(502, target_.argv.back() + " exited without output") : CgiOutcome{};
+    if (head_done_) {
+      outcome_ = CgiOutcome{};
+    } else if (head_.empty()) {
+      outcome_ = fail(502, target_.argv.back() + " exited without output");
+    } else {
+      outcome_ = fail(502, "invalid nph response from " + target_.argv.back() + ": no HTTP status line");
+    }
     return;
   }
   if (head_done_) {

@@ -29,6 +29,9 @@ struct CgiRules {
   std::vector<std::pair<std::string, std::string>> aliases;       // URL prefix → program
   std::vector<std::pair<std::string, std::string>> interpreters;  // ".php" → interpreter
   std::vector<std::string> env;  // NAME (passed from the server's environment) or NAME=VALUE
+  // The static handler's index files, in order (empty under --handler): a
+  // directory whose index file is a program runs it.
+  std::vector<std::string> index_names;
 
   bool empty() const { return patterns.empty() && aliases.empty() && interpreters.empty(); }
 };

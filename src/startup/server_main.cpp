@@ -2,6 +2,7 @@
 // connection) → pidfile → chroot → user → daemon → master loop; exit codes.
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,6 +58,16 @@ std::string absolute(const std::string& path) {
   char cwd[PATH_MAX];
   if (::getcwd(cwd, sizeof cwd) == nullptr) return path;
   return std::string(cwd) + "/" + path;
+}
+
+// The document root CGI programs are found under and given: they run in
+// their own directory (and a --daemon in "/"), where a relative one (the
+// default ".") names nothing, so it is resolved while the start-up directory
+// is current.
+std::string absolute_root(const std::string& root) {
+  if (root.empty() || root.front() == '/') return root;
+  char real[PATH_MAX];
+  return ::realpath(root.c_str(), real) != nullptr ? std::string(real) : absolute(root);
 }
 
 int fail(const std::string& error) {
@@ -161,6 +172,7 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
 
   // The document root as the children see it: inside the chroot, if any.
   Config served = config;
+  served.root = absolute_root(config.root);
   if (!config.chroot_dir.empty()) {
     std::optional<std::string> root_inside;
     const bool cgi = !config.cgi_patterns.empty() || !config.cgi_interpreters.empty();

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -153,6 +154,15 @@ TEST_F(ShellCgiTest, ContentLengthFromTheProgramIsSent) {
   EXPECT_EQ(reply.body, "sized");
 }
 
+// The program's fault, not the server's: 502 like any other invalid response.
+TEST_F(ShellCgiTest, BodyTheResponseCannotHaveIs502) {
+  write_program(server_, "cgi-bin/nm.sh", "#!/bin/sh\nprintf 'Status: 304\\n\\nbody'\n");
+  EXPECT_EQ(get(server_, "/cgi-bin/nm.sh").status, 502);
+  write_program(server_, "cgi-bin/long.sh",
+                "#!/bin/sh\nprintf 'Content-Type: text/plain\\nContent-Length: 2\\n\\nabcdef'\n");
+  EXPECT_EQ(get(server_, "/cgi-bin/long.sh").status, 502);
+}
+
 TEST_F(ShellCgiTest, NphProgramWritesTheWholeResponseItself) {
   write_program(server_, "cgi-bin/nph-raw.sh",
                 "#!/bin/sh\nprintf 'HTTP/1.0 203 Mine\\r\\nX-Raw: 1\\r\\n\\r\\nraw body'\n");
@@ -162,6 +172,19 @@ TEST_F(ShellCgiTest, NphProgramWritesTheWholeResponseItself) {
       eventually([&] { return read_file(server_.access_log_path()).find("\" 203 ") != std::string::npos; },
                  milliseconds(5'000)))
       << read_file(server_.access_log_path());
+}
+
+TEST_F(ShellCgiTest, NphProgramWithoutAStatusLineGets502AndALogLine) {
+  write_program(server_, "cgi-bin/nph-garbage.sh", "#!/bin/sh\nprintf 'garbage\\n\\nnot http at all'\n");
+  HttpReply reply = get(server_, "/cgi-bin/nph-garbage.sh");
+  EXPECT_EQ(reply.status, 502) << reply.summary();
+  EXPECT_EQ(reply.raw.find("garbage"), std::string::npos) << reply.raw;
+  EXPECT_TRUE(
+      eventually([&] { return count_lines_containing(server_.stderr_text(), "no HTTP status line") == 1; },
+                 milliseconds(5'000)))
+      << server_.stderr_text();
+  write_program(server_, "cgi-bin/nph-short.sh", "#!/bin/sh\nprintf 'HTTP/1.0'\n");
+  EXPECT_EQ(get(server_, "/cgi-bin/nph-short.sh").status, 502);
 }
 
 TEST_F(ShellCgiTest, StandardErrorLinesReachTheErrorLogEscapedAndNamed) {
@@ -193,6 +216,27 @@ TEST_F(ShellCgiTest, NonExecutableFileUnderTheCgiPrefixIs403AndNeverItsSource) {
   EXPECT_EQ(reply.raw.find("source-code-secret"), std::string::npos);
 }
 
+TEST_F(ShellCgiTest, DirectoryIndexThatIsAProgramRunsAndIsNeverServedAsSource) {
+  server_.scratch_dir().make_dir("root/cgi-bin/app");
+  write_program(server_, "cgi-bin/app/index.html", kShellEcho);
+  HttpReply reply = get(server_, "/cgi-bin/app/?q=1");
+  ASSERT_EQ(reply.status, 200) << reply.summary();
+  EXPECT_NE(reply.body.find("script=/cgi-bin/app/index.html\n"), std::string::npos) << reply.body;
+  EXPECT_NE(reply.body.find("query=q=1\n"), std::string::npos) << reply.body;
+
+  server_.scratch_dir().make_dir("root/cgi-bin/plain");
+  server_.write_root_file("cgi-bin/plain/index.html", "#!/bin/sh\necho source-code-secret\n");
+  reply = get(server_, "/cgi-bin/plain/");
+  EXPECT_EQ(reply.status, 403) << reply.summary();
+  EXPECT_EQ(reply.raw.find("source-code-secret"), std::string::npos);
+}
+
+TEST_F(ShellCgiTest, TrailingSlashAfterTheProgramIsPathInfoSlash) {
+  HttpReply reply = get(server_, "/cgi-bin/echo.sh/");
+  ASSERT_EQ(reply.status, 200) << reply.summary();
+  EXPECT_NE(reply.body.find("path_info=/\n"), std::string::npos) << reply.body;
+}
+
 TEST_F(ShellCgiTest, MissingProgramIs404) { EXPECT_EQ(get(server_, "/cgi-bin/no-such-program").status, 404); }
 
 TEST_F(ShellCgiTest, ProgramThatCannotBeExecutedIs502WithAReason) {
@@ -207,6 +251,43 @@ TEST_F(ShellCgiTest, OtherPathsStillGoToTheStaticHandler) {
   HttpReply reply = get(server_, "/plain.txt");
   EXPECT_EQ(reply.status, 200);
   EXPECT_EQ(reply.body, "static\n");
+}
+
+// The program runs in its own directory: a relative --root (the default is
+// ".") must still name it, and SCRIPT_FILENAME, from there.
+TEST(RelativeRootCgiTest, RelativeRootStillRunsTheProgramWithAnAbsoluteScriptFilename) {
+  TempDir site;
+  site.make_dir("cgi-bin");
+  std::string program = site.write_file("cgi-bin/where.sh",
+                                        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
+                                        "echo \"$SCRIPT_FILENAME\"; echo \"$DOCUMENT_ROOT\"\n");
+  ::chmod(program.c_str(), 0755);
+  std::string relative = std::filesystem::relative(site.path()).string();
+  ASSERT_NE(relative.front(), '/');
+  ServerProcess server({"--root", relative, "--cgi", "/cgi-bin/"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  HttpReply reply = get(server, "/cgi-bin/where.sh");
+  ASSERT_EQ(reply.status, 200) << reply.summary() << server.stderr_text();
+  std::string root = std::filesystem::canonical(site.path()).string();
+  EXPECT_EQ(reply.body, root + "/cgi-bin/where.sh\n" + root + "\n");
+}
+
+// --- --cgi-alias -------------------------------------------------------------------
+
+TEST(AliasCgiTest, DotDotInAnAliasedPathNeverReachesTheProgram) {
+  TempDir programs;
+  std::string program = programs.write_file("echo.sh", kShellEcho);
+  ::chmod(program.c_str(), 0755);
+  ServerProcess server({"--cgi-alias", "/app/=" + program});
+  ASSERT_TRUE(server.ready()) << server.error();
+  HttpReply reply = get(server, "/app/x/../../../etc/passwd");
+  EXPECT_EQ(reply.status, 404) << reply.summary();
+  EXPECT_EQ(reply.body.find("path_info="), std::string::npos) << reply.body;
+  reply = get(server, "/app/%2e%2e/etc");
+  EXPECT_EQ(reply.status, 404) << reply.summary();
+  reply = get(server, "/app/repo.git/info/refs");
+  ASSERT_EQ(reply.status, 200) << reply.summary();
+  EXPECT_NE(reply.body.find("script=/app\npath_info=/repo.git/info/refs\n"), std::string::npos) << reply.body;
 }
 
 // --- hostile programs ------------------------------------------------------------

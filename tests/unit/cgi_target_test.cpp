@@ -90,6 +90,36 @@ TEST_F(CgiTargetTest, InterpreterRunsANonExecutableScript) {
   EXPECT_EQ(t.path_info, "/extra");
 }
 
+TEST_F(CgiTargetTest, TrailingSlashAfterTheProgramIsAPathInfoOfSlash) {
+  rules_.patterns = {"/cgi-bin/"};
+  CgiTarget t = find_cgi_target(rules_, "/cgi-bin/run.sh/");
+  ASSERT_EQ(t.kind, CgiTarget::Kind::Run);
+  EXPECT_EQ(t.script_name, "/cgi-bin/run.sh");
+  EXPECT_EQ(t.path_info, "/");
+}
+
+// The static handler would serve a directory's index file as it is: when
+// that file is a program, the directory runs it instead (never its source).
+TEST_F(CgiTargetTest, DirectoryWhoseIndexFileIsAProgramRunsIt) {
+  rules_.interpreters = {{".php", "/usr/bin/php-cgi"}};
+  rules_.index_names = {"index.html", "index.php"};
+  CgiTarget t = find_cgi_target(rules_, "/docs/");
+  ASSERT_EQ(t.kind, CgiTarget::Kind::Run);
+  EXPECT_EQ(t.argv, (std::vector<std::string>{"/usr/bin/php-cgi", root_ + "/docs/index.php"}));
+  EXPECT_EQ(t.script_name, "/docs/index.php");
+  EXPECT_EQ(t.path_info, "");
+  // Without the slash the static handler redirects to it first.
+  EXPECT_EQ(find_cgi_target(rules_, "/docs").kind, CgiTarget::Kind::None);
+  // The first index file that exists is the one: a plain one is served as before.
+  rules_.index_names = {"notes.txt", "index.php"};
+  EXPECT_EQ(find_cgi_target(rules_, "/docs/").kind, CgiTarget::Kind::None);
+  // A non-executable one matching a pattern is refused, not served.
+  rules_.interpreters.clear();
+  rules_.patterns = {"*.cgi"};
+  rules_.index_names = {"plain.cgi"};
+  EXPECT_EQ(find_cgi_target(rules_, "/docs/").kind, CgiTarget::Kind::Forbidden);
+}
+
 TEST_F(CgiTargetTest, NphProgramsAreRecognisedByName) {
   rules_.patterns = {"/cgi-bin/"};
   EXPECT_TRUE(find_cgi_target(rules_, "/cgi-bin/nph-raw").nph);
@@ -113,6 +143,19 @@ TEST_F(CgiTargetTest, AliasRunsItsProgramForEveryPathUnderThePrefix) {
   EXPECT_EQ(t.path_info, "/repo.git/info/refs");
   rules_.aliases = {{"/git/", root_ + "/no-such-program"}};
   EXPECT_EQ(find_cgi_target(rules_, "/git/x").kind, CgiTarget::Kind::Missing);
+}
+
+// The alias's PATH_INFO obeys the static handler's path rules: no ".." (a
+// program joining it to a directory would walk out), no encoded '/'.
+TEST_F(CgiTargetTest, AliasPathInfoHoldsNoDotDotAndNoEncodedSlash) {
+  rules_.aliases = {{"/app/", root_ + "/cgi-bin/run.sh"}};
+  EXPECT_EQ(find_cgi_target(rules_, "/app/x/../../../etc/passwd").kind, CgiTarget::Kind::None);
+  EXPECT_EQ(find_cgi_target(rules_, "/app/%2e%2e/etc").kind, CgiTarget::Kind::None);
+  EXPECT_EQ(find_cgi_target(rules_, "/app/a%2Fb").kind, CgiTarget::Kind::None);
+  CgiTarget t = find_cgi_target(rules_, "/app//repo.git/./info/refs");
+  ASSERT_EQ(t.kind, CgiTarget::Kind::Run);
+  EXPECT_EQ(t.path_info, "/repo.git/info/refs");
+  EXPECT_EQ(find_cgi_target(rules_, "/app/dir/").path_info, "/dir/");
 }
 
 TEST_F(CgiTargetTest, EnvironmentHoldsTheMetaVariablesAndNothingElse) {

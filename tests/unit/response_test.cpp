@@ -93,5 +93,10 @@ TEST(ErrorResponse, ReasonPhraseKnowsEveryStatusAHandlerMaySend) {
   }
 }
 
+TEST(ErrorResponse, GatewayErrorsHaveTheirReasonPhrase) {
+  // The CGI gateway answers 502 for a program's invalid output.
+  EXPECT_EQ(error_response(502, "", "D").rfind("HTTP/1.0 502 Bad Gateway\r\n", 0), 0u);
+}
+
 }  // namespace
 }  // namespace forkserve::http
