@@ -18,6 +18,7 @@
 #define FORKSERVE_EXPORT_HPP
 
 #include <cstring>
+#include <forkserve/frozen_arena.hpp>
 #include <forkserve/handler.hpp>
 #include <optional>
 #include <string_view>
@@ -74,9 +75,11 @@ struct ModuleGlue {
       } else {
         instance.emplace();
       }
+      detail::seal_frozen_arenas();  // before the first fork: read-only in every child
       return FORKSERVE_OK;
     } catch (const std::exception& e) {
       copy_message(e.what(), error, error_size);
+      fini();  // if only sealing failed
     } catch (...) {
       copy_message("unknown exception", error, error_size);
     }
@@ -104,7 +107,12 @@ struct ModuleGlue {
 
   static void post_fork() noexcept { instance->post_fork(); }
 
-  static void fini() { instance.reset(); }
+  // The parent's view of the arenas becomes a private writable copy first,
+  // so destructors of containers built in them may write; if that copy
+  // cannot be had, the handler is left undestroyed rather than crash.
+  static void fini() {
+    if (detail::thaw_frozen_arenas()) instance.reset();
+  }
 
   static constexpr void (*post_fork_hook())() {
     if constexpr (requires(Handler & h) { h.post_fork(); }) {
@@ -136,7 +144,15 @@ struct ModuleGlue {
 
   // A handler linked into the server's own program (server.hpp): the object
   // is built by the caller, so init() has nothing left to construct.
-  static int init_given(const char*, char*, std::size_t) { return FORKSERVE_OK; }
+  static int init_given(const char*, char* error, std::size_t error_size) {
+    try {
+      detail::seal_frozen_arenas();
+      return FORKSERVE_OK;
+    } catch (const std::exception& e) {
+      copy_message(e.what(), error, error_size);
+    }
+    return FORKSERVE_FAILED;
+  }
 
   static const forkserve_module* embed(Handler handler) {
     instance.emplace(std::move(handler));

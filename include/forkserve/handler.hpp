@@ -40,11 +40,13 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -107,7 +109,8 @@ class Environ {
   using Variable = std::pair<std::string_view, std::string_view>;
 
   explicit Environ(const forkserve_request& request)
-      : variables_(request.environ, request.environ_count),
+      : request_(&request),
+        variables_(request.environ, request.environ_count),
         input_(request),
         errors_(request),
         run_once_(FORKSERVE_REQUEST_HAS(&request, run_once) ? request.run_once != 0 : true) {}
@@ -129,6 +132,8 @@ class Environ {
 
   Input& input() { return input_; }
   ErrorStream& errors() { return errors_; }
+  // The server's C view of this request, for helpers that call the server.
+  const forkserve_request& request() const { return *request_; }
 
   // PEP 3333's facts about this server: fixed ones, and run_once(), true
   // when this process serves only this request (false under --workers).
@@ -144,6 +149,7 @@ class Environ {
     return it != variables_.end() && to_view(it->name) == name ? &*it : nullptr;
   }
 
+  const forkserve_request* request_;
   std::span<const forkserve_pair> variables_;
   Input input_;
   ErrorStream errors_;
@@ -151,6 +157,39 @@ class Environ {
 };
 
 namespace detail {
+
+// A move-only std::function: what Body::pull and forkserve::Router keep, so a
+// callable may own a unique_ptr or an open file (std::function needs copies).
+template <typename Signature>
+class UniqueFunction;
+
+template <typename R, typename... Args>
+class UniqueFunction<R(Args...)> {
+ public:
+  UniqueFunction() = default;
+  template <typename F>
+    requires(!std::is_same_v<std::decay_t<F>, UniqueFunction> &&
+             std::is_invocable_r_v<R, std::decay_t<F>&, Args...>)
+  UniqueFunction(F&& f) : callable_(std::make_unique<Holder<std::decay_t<F>>>(std::forward<F>(f))) {}
+
+  explicit operator bool() const { return callable_ != nullptr; }
+  R operator()(Args... args) const { return callable_->call(std::forward<Args>(args)...); }
+
+ private:
+  struct Callable {
+    virtual ~Callable() = default;
+    virtual R call(Args... args) = 0;
+  };
+  template <typename F>
+  struct Holder final : Callable {
+    template <typename G>
+    explicit Holder(G&& g) : f(std::forward<G>(g)) {}
+    R call(Args... args) override { return f(std::forward<Args>(args)...); }
+    F f;
+  };
+  std::unique_ptr<Callable> callable_;
+};
+
 inline void check(const forkserve_request& request, int rc) {
   if (rc != FORKSERVE_OK) throw ResponseError(request.last_error(request.server));
 }
@@ -198,8 +237,9 @@ class StartResponse {
 // What a handler returns. Its destructor is WSGI's close(): it always runs.
 class Body {
  public:
-  // Produces the next chunk, or nullopt at the end.
-  using Source = std::function<std::optional<std::string>()>;
+  // Produces the next chunk, or nullopt at the end. Any callable, also a
+  // move-only one (a lambda owning a std::unique_ptr<std::ifstream>).
+  using Source = detail::UniqueFunction<std::optional<std::string>()>;
 
   struct FileRegion {
     int fd = -1;  // owned: closed when the Body is destroyed
@@ -237,7 +277,7 @@ class Body {
       for (const std::string& p : *parts) total += p.size();
       detail::check(request, request.set_content_length(request.server, total));
       for (const std::string& p : *parts) Writer{request}(p);
-    } else if (auto* source = std::get_if<Source>(&content_)) {
+    } else if (auto* source = std::get_if<Source>(&content_); source && *source) {
       while (std::optional<std::string> chunk = (*source)()) Writer{request}(*chunk);
     } else if (auto* file = std::get_if<FileRegion>(&content_)) {
       detail::check(request, request.set_content_length(request.server, file->length));

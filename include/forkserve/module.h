@@ -26,7 +26,7 @@ extern "C" {
 
 #define FORKSERVE_MODULE_MAGIC 0x666b7376u /* "fksv" */
 #define FORKSERVE_ABI_MAJOR 1             /* bumped on any incompatible change */
-#define FORKSERVE_ABI_MINOR 1             /* bumped when fields are appended */
+#define FORKSERVE_ABI_MINOR 2             /* bumped when fields are appended */
 #define FORKSERVE_MODULE_SYMBOL "forkserve_module_v1"
 
 /* Return codes of the server callbacks and of handle(). */
@@ -43,6 +43,22 @@ typedef struct forkserve_pair {
   forkserve_str name;
   forkserve_str value;
 } forkserve_pair;
+
+/* What file_reply() fills in (since 1.2): the response the server's static
+ * handler gives for one file. The caller zeroes it and sets `size` to the
+ * sizeof it knows; the server fills what fits. Views stay valid until the
+ * request ends. */
+typedef struct forkserve_file_reply {
+  uint32_t size;
+  forkserve_str status;          /* "200 OK", "304 Not Modified", "404 Not Found", ... */
+  const forkserve_pair* headers; /* Content-Type, Last-Modified, ...: send them with status */
+  size_t header_count;
+  int fd;                        /* >= 0: the body is `length` bytes of fd from `offset`; the
+                                  * caller owns fd. -1: the body is `text` */
+  long long offset;
+  unsigned long long length;
+  forkserve_str text;
+} forkserve_file_reply;
 
 /* What the server hands to handle(): the environ and the calls that make up
  * the response. Every call takes `server` as its first argument. Calls that
@@ -84,6 +100,12 @@ typedef struct forkserve_request {
    * request and exits (a child per connection, --inetd), 0 when it serves
    * more (--workers), so state the handler keeps may be seen again. */
   int run_once;
+
+  /* Since 1.2. The static handler's answer for the file at `path` (a
+   * filesystem path; no document root applies), for the handler to send as
+   * its own: MIME type, Last-Modified and 304 for the request's conditional
+   * headers, 403/404, and whatever else that handler does. */
+  int (*file_reply)(void* server, forkserve_str path, forkserve_file_reply* reply);
 } forkserve_request;
 
 /* Whether `request` (a pointer) has `field`: added in a minor version newer

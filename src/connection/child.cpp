@@ -2,24 +2,34 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
-#include <cstring>
-#include <ctime>
 #include <string>
 #include <vector>
 
 #include "connection/environ.hpp"
-#include "http/date.hpp"
-#include "http/response.hpp"
-#include "http/request_parser.hpp"
-#include "core/log.hpp"
-#include "module/abi.hpp"
+#include "connection/file_reply.hpp"
+#include "connection/request_body.hpp"
 #include "connection/response_writer.hpp"
+#include "core/log.hpp"
+#include "handlers/cgi.hpp"
+#include "handlers/static_files.hpp"
+#include "http/date.hpp"
+#include "http/request_parser.hpp"
+#include "http/response.hpp"
+#include "http/url.hpp"
+#include "module/abi.hpp"
 #include "net/trusted_proxies.hpp"
 
 namespace forkserve {
@@ -31,6 +41,10 @@ namespace {
 // when the request was not read to its end.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
+// A CGI program's local redirects followed for one request, at most: enough
+// for a front controller, and a loop between programs ends.
+constexpr int kMaxLocalRedirects = 5;
+
 // Everything the callbacks of forkserve_request need; `server` points here.
 struct RequestContext {
   RequestContext(int fd, std::string_view context, bool head_only, const Config& config)
@@ -38,12 +52,14 @@ struct RequestContext {
 
   int fd;
   std::string_view context;             // "GET /x HTTP/1.1" from 1.2.3.4, for error messages
-  std::string_view body_buffered;       // body bytes that arrived with the head
-  unsigned long long body_left = 0;     // still to be read from the socket
-  Deadline body_deadline{};
+  std::optional<RequestBody> body;
+  bool body_hidden = false;      // after a CGI local redirect: the request served has no body
   unsigned handler_timeout = 0;  // seconds the handler has once the whole body is in
+  bool run_once = true;          // wsgi.run_once: this process serves this request only
+  const forkserve_request* request = nullptr;
+  std::deque<FileReply> file_replies;  // what file_reply handed out stays valid to the end
   ResponseWriter writer;
-  int client_error = 0;  // 408 when the body timed out, so the answer is not a 500
+  int client_error = 0;  // 400/408/413 when reading the body failed, so the answer is not a 500
   std::string last_error;
 
   void log(std::string_view message) const {
@@ -53,6 +69,8 @@ struct RequestContext {
 
 RequestContext& self(void* server) { return *static_cast<RequestContext*>(server); }
 
+void set_alarm_in(std::int64_t ns);  // the phase alarm, below
+
 int report(RequestContext& ctx, bool ok) {
   if (ok) return FORKSERVE_OK;
   ctx.last_error = ctx.writer.error();
@@ -61,31 +79,18 @@ int report(RequestContext& ctx, bool ok) {
 
 long long read_input(void* server, char* buffer, std::size_t size) {
   RequestContext& ctx = self(server);
-  if (size == 0) return 0;
-  if (!ctx.body_buffered.empty()) {
-    std::size_t n = std::min(size, ctx.body_buffered.size());
-    std::memcpy(buffer, ctx.body_buffered.data(), n);
-    ctx.body_buffered.remove_prefix(n);
-    return static_cast<long long>(n);
+  if (ctx.body_hidden) return 0;
+  bool arriving = !ctx.body->received_all();
+  long long n = ctx.body->read({buffer, size});
+  if (n < 0) {
+    ctx.client_error = ctx.body->error_status();
+    ctx.last_error = ctx.body->error();
+    return n;
   }
-  if (ctx.body_left == 0) return 0;
-  std::size_t want = static_cast<std::size_t>(std::min<unsigned long long>(size, ctx.body_left));
-  IoResult result = read_some(ctx.fd, {buffer, want}, ctx.body_deadline);
-  if (result.status == IoStatus::Ok) {
-    ctx.body_left -= result.bytes;
-    // The upload took the client's time, not the handler's: its deadline
-    // counts from now. (Once the response has started, its own phase runs.)
-    if (ctx.body_left == 0 && !ctx.writer.head_sent()) ::alarm(ctx.handler_timeout);
-    return static_cast<long long>(result.bytes);
-  }
-  if (result.status == IoStatus::TimedOut) {
-    ctx.client_error = 408;
-    ctx.last_error = "request body timeout";
-  } else {
-    ctx.client_error = 400;
-    ctx.last_error = "client closed the connection before the end of the body";
-  }
-  return -1;
+  // The upload took the client's time, not the handler's: its deadline
+  // counts from now. (Once the response has started, its own phase runs.)
+  if (arriving && ctx.body->received_all() && !ctx.writer.head_sent()) set_alarm_in(std::int64_t{ctx.handler_timeout} * 1'000'000'000);
+  return n;
 }
 
 void log_from_handler(void* server, const char* message, std::size_t size) {
@@ -120,6 +125,20 @@ int headers_sent(void* server) { return self(server).writer.head_sent() ? 1 : 0;
 
 const char* last_error(void* server) { return self(server).last_error.c_str(); }
 
+int file_reply(void* server, forkserve_str path, forkserve_file_reply* reply) {
+  RequestContext& ctx = self(server);
+  if (reply == nullptr || reply->size < sizeof(forkserve_file_reply)) {
+    ctx.last_error = "file_reply: the reply struct is smaller than ABI 1.2's";
+    return FORKSERVE_FAILED;
+  }
+  FileReply& captured = ctx.file_replies.emplace_back();
+  if (!captured.capture(*ctx.request, {path.data, path.size}, *reply)) {
+    ctx.last_error = captured.error();
+    return FORKSERVE_FAILED;
+  }
+  return FORKSERVE_OK;
+}
+
 // The first line of whatever arrived, for logging requests that did not parse.
 std::string_view first_line(std::string_view received) {
   std::string_view line = received.substr(0, std::min<std::size_t>(received.find('\n'), 1024));
@@ -137,13 +156,18 @@ void linger_and_close(int fd) {
 
 // The phase alarm. While the handler runs, SIGALRM is due --handler-timeout
 // seconds after it started, or after the request body is in if that came
-// later (the upload is bounded by --body-timeout, not the handler's); once the response head goes out, it is re-armed
-// for --write-timeout, and it stays armed until the child exits, so not even
+// later (the upload is bounded by --body-timeout, not the handler's); once
+// the response head goes out, the deadline is --write-timeout after that, and
+// it stays until the process exits or serves its next connection, so not even
 // a blocked access log can keep a child alive. When it fires during the
 // response, the child answers 503 if nothing was sent yet (else resets the
 // connection), logs once, and ends; once the response is complete it just
 // ends. Everything the signal handler needs is prepared beforehand: it only
-// calls write, setsockopt and _exit.
+// calls clock_gettime, setitimer, write, setsockopt and _exit.
+//
+// One timer call per connection: the write deadline is usually later than
+// the handler's, so the alarm set for the handler is left to go off and, if
+// the response is still being written then, is set again for what is left.
 struct PhaseAlarm {
   int client_fd = -1;
   int access_log_fd = -1;
@@ -156,12 +180,42 @@ struct PhaseAlarm {
   std::string access_line;  // the prefix, then room for the status, size and trailer
   std::size_t access_prefix_length = 0;
   std::string access_trailer;
+  volatile sig_atomic_t active = 0;         // 0: between connections (a worker), the alarm means nothing
   volatile sig_atomic_t response_done = 0;  // the response and its log line are accounted for
+  std::atomic<std::int64_t> due_ns{0};      // when the timer goes off (steady clock), 0 if not set
+  std::atomic<std::int64_t> write_deadline_ns{0};  // once the head is out
 };
 PhaseAlarm g_alarm;
 
+std::int64_t steady_now_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);  // the clock std::chrono::steady_clock reads
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+// Sets the one timer of the process to go off `ns` from now.
+void set_alarm_in(std::int64_t ns) {
+  ns = std::max<std::int64_t>(ns, 1000);
+  itimerval timer{};
+  timer.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+  timer.it_value.tv_usec = static_cast<suseconds_t>(ns % 1'000'000'000 / 1000);
+  g_alarm.due_ns.store(steady_now_ns() + ns, std::memory_order_relaxed);
+  ::setitimer(ITIMER_REAL, &timer, nullptr);
+}
+
 void on_phase_alarm(int) {
   const PhaseAlarm& a = g_alarm;
+  if (!a.active) return;
+  // The alarm set for the handler, while the response is being written: not yet.
+  std::int64_t write_deadline = a.write_deadline_ns.load(std::memory_order_relaxed);
+  if (write_deadline != 0) {
+    std::int64_t left = write_deadline - steady_now_ns();
+    if (left > 0) {
+      set_alarm_in(left);
+      return;
+    }
+  }
+  handlers::stop_cgi_program();  // a program still running goes first, and is reaped
   if (a.response_done) end_child(0);
   int status = 503;
   unsigned long long body_bytes = a.unavailable_body_bytes;
@@ -180,15 +234,32 @@ void on_phase_alarm(int) {
   end_child(0);
 }
 
-void start_response_phase() { ::alarm(g_alarm.write_timeout); }
+// The head went out: from now on --write-timeout counts. The timer is only
+// set again if it would go off after that.
+void start_response_phase() {
+  PhaseAlarm& a = g_alarm;
+  std::int64_t window = std::int64_t{a.write_timeout} * 1'000'000'000;
+  std::int64_t deadline = steady_now_ns() + window;
+  a.write_deadline_ns.store(deadline, std::memory_order_relaxed);
+  std::int64_t due = a.due_ns.load(std::memory_order_relaxed);
+  if (due == 0 || due > deadline) set_alarm_in(window);
+}
 
+// Arms the alarm `seconds` from now. The handler is installed once per
+// process: a handler that replaces it loses its own deadlines, and the
+// parent's backstop still ends the process.
 void install_phase_alarm(unsigned seconds) {
-  // Again for every connection a worker serves: a handler may have changed it.
-  struct sigaction action {};
-  action.sa_handler = on_phase_alarm;
-  sigfillset(&action.sa_mask);
-  ::sigaction(SIGALRM, &action, nullptr);
-  ::alarm(seconds);
+  static bool installed = false;
+  if (!installed) {
+    struct sigaction action {};
+    action.sa_handler = on_phase_alarm;
+    action.sa_flags = SA_RESTART;  // an early alarm that is set again interrupts nothing
+    sigfillset(&action.sa_mask);
+    installed = ::sigaction(SIGALRM, &action, nullptr) == 0;
+  }
+  g_alarm.write_deadline_ns.store(0, std::memory_order_relaxed);
+  g_alarm.active = 1;
+  set_alarm_in(std::int64_t{seconds} * 1'000'000'000);
 }
 
 void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access_log_fd,
@@ -212,9 +283,18 @@ void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access
 
   // While the body is still to come, the handler's time starts when it is
   // in (read_input re-arms), and the client has --body-timeout for it.
-  unsigned body_allowance = ctx.body_left > 0 ? static_cast<unsigned>(config.body_timeout) : 0;
+  unsigned body_allowance = ctx.body->received_all() ? 0 : static_cast<unsigned>(config.body_timeout);
   install_phase_alarm(static_cast<unsigned>(config.handler_timeout) + body_allowance);
 }
+
+// The connection's own address, from the kernel.
+void look_up_local_address(int fd, Endpoint& local) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) local = to_endpoint(address);
+}
+
+bool is_wildcard(std::string_view host) { return host == "0.0.0.0" || host == "::"; }
 
 // "GET /path" for the parent's log, should this child die; control bytes blanked.
 void write_label(const Connection& connection, const http::RequestHead& head) {
@@ -267,22 +347,11 @@ ReceivedHead read_head(int fd, const http::Limits& limits, Deadline deadline) {
   return head;
 }
 
-// Runs the handler under the phase alarm and completes the response. True if
-// the request was read to its end (so a plain close cannot cause an RST).
-bool run_handler(RequestContext& ctx, const forkserve_module& module, const EnvironResult& environ,
-                 const ReceivedHead& received, const Config& config, int access_log_fd,
-                 const std::string& access_prefix, const std::string& access_trailer) {
-  const http::RequestHead& head = received.parsed.head;
-  unsigned long long body_length = head.content_length.value_or(0);
-  std::string_view after_head = received.bytes().substr(received.parsed.head_length);
-  ctx.body_buffered = after_head.substr(0, std::min<unsigned long long>(after_head.size(), body_length));
-  ctx.body_left = body_length - ctx.body_buffered.size();
-  ctx.body_deadline = Clock::now() + std::chrono::seconds(config.body_timeout);
-  ctx.handler_timeout = static_cast<unsigned>(config.handler_timeout);
-
+// The module's view of one request, over `variables`.
+void run_module(RequestContext& ctx, const forkserve_module& module, const EnvironVariables& variables) {
   std::vector<forkserve_pair> pairs;
-  pairs.reserve(environ.variables.size());
-  for (const auto& [name, value] : environ.variables) {
+  pairs.reserve(variables.size());
+  for (const auto& [name, value] : variables) {
     pairs.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
   }
   forkserve_request request{sizeof(forkserve_request),
@@ -298,18 +367,146 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
                             &send_file,
                             &headers_sent,
                             &last_error,
-                            /*run_once=*/config.workers == 0 || config.inetd ? 1 : 0};
-  ctx.writer.on_head_sent(&start_response_phase);
-  arm_phase_alarm(config, ctx, access_log_fd, access_prefix, access_trailer);
+                            ctx.run_once ? 1 : 0,
+                            &file_reply};
+  ctx.request = &request;
   if (call_handle(module, request) != FORKSERVE_OK) {
     ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
   } else if (!ctx.writer.finish()) {
     ctx.log(ctx.writer.error());
     ctx.writer.fail(500, "");
   }
+}
+
+// The CGI gateway's view of the connection.
+class CgiConnection final : public handlers::CgiExchange {
+ public:
+  explicit CgiConnection(RequestContext& ctx) : ctx_(ctx) {}
+
+  long long read_body(std::span<char> buffer) override {
+    if (ctx_.body_hidden) return 0;
+    long long n = read_input(&ctx_, buffer.data(), buffer.size());
+    if (n < 0) ctx_.log(ctx_.last_error);
+    return n;
+  }
+  bool start_response(std::string_view status, std::vector<http::OwnedHeader> headers) override {
+    if (ctx_.writer.start(status, std::move(headers), false)) return true;
+    ctx_.log("CGI response refused: " + ctx_.writer.error());
+    return false;
+  }
+  bool write_body(std::string_view data) override { return sent(ctx_.writer.write(data)); }
+  bool write_raw(std::string_view data, int status) override {
+    return sent(ctx_.writer.write_raw(data, status));
+  }
+  void log(std::string_view message) override { ctx_.log(message); }
+
+ private:
+  bool sent(bool ok) {
+    if (!ok) ctx_.log(ctx_.writer.error());
+    return ok;
+  }
+  RequestContext& ctx_;
+};
+
+// A program's local redirect (RFC 3875 §6.2.2): `variables` as for a GET of
+// `location` without a body.
+std::optional<EnvironVariables> redirected(EnvironVariables variables, std::string_view location) {
+  std::size_t question = location.find('?');
+  std::string_view raw_path = location.substr(0, question);
+  std::string_view query =
+      question == std::string_view::npos ? std::string_view{} : location.substr(question + 1);
+  std::optional<std::string> path = http::percent_decode(raw_path);
+  if (!path) return std::nullopt;
+  std::erase_if(variables,
+                [](const auto& v) { return v.first == "CONTENT_LENGTH" || v.first == "CONTENT_TYPE"; });
+  for (auto& [name, value] : variables) {
+    if (name == "REQUEST_METHOD" && value != "HEAD") value = "GET";
+    if (name == "PATH_INFO") value = *path;
+    if (name == "QUERY_STRING") value = query;
+    if (name == "REQUEST_URI") value = location;
+    if (name == "forkserve.raw_path") value = raw_path;
+  }
+  return variables;
+}
+
+std::string_view variable(const EnvironVariables& variables, std::string_view name) {
+  for (const auto& [n, value] : variables) {
+    if (n == name) return value;
+  }
+  return {};
+}
+
+// Serves the request with the CGI gateway when its path names a program
+// (following the program's local redirects), else with the module.
+void dispatch(RequestContext& ctx, const forkserve_module& module, EnvironVariables variables,
+              const Config& config) {
+  if (config.cgi_patterns.empty() && config.cgi_aliases.empty() && config.cgi_interpreters.empty()) {
+    return run_module(ctx, module, variables);
+  }
+  handlers::CgiRules rules{config.root, config.cgi_patterns, config.cgi_aliases, config.cgi_interpreters,
+                           config.cgi_env, {}};
+  // The index files the built-in handler would serve (a module serves directories its own way).
+  if (config.handler_path.empty()) {
+    rules.index_names =
+        config.index_names.empty() ? handlers::StaticFilesOptions{}.index_names : config.index_names;
+  }
+  for (int hop = 0;; ++hop) {
+    handlers::CgiTarget target = handlers::find_cgi_target(rules, variable(variables, "forkserve.raw_path"));
+    switch (target.kind) {
+      case handlers::CgiTarget::Kind::None:
+        return run_module(ctx, module, variables);
+      case handlers::CgiTarget::Kind::Missing:
+        ctx.writer.fail(404, "no such CGI program");
+        return;
+      case handlers::CgiTarget::Kind::Forbidden:
+        ctx.log("CGI program " + target.script_filename + " is not executable, or lies outside the root");
+        ctx.writer.fail(403, "this CGI program cannot be run");
+        return;
+      case handlers::CgiTarget::Kind::Run:
+        break;
+    }
+    CgiConnection exchange(ctx);
+    handlers::CgiOutcome outcome = handlers::run_cgi(rules, target, variables, exchange);
+    switch (outcome.kind) {
+      case handlers::CgiOutcome::Kind::Done:
+        if (!ctx.writer.finish()) {
+          ctx.log(ctx.writer.error());
+          ctx.writer.fail(502, "");
+        }
+        return;
+      case handlers::CgiOutcome::Kind::Failed:
+        ctx.writer.fail(ctx.client_error ? ctx.client_error : outcome.status, "");
+        return;
+      case handlers::CgiOutcome::Kind::LocalRedirect:
+        break;
+    }
+    std::optional<EnvironVariables> next = redirected(std::move(variables), outcome.location);
+    if (hop == kMaxLocalRedirects || !next) {
+      ctx.log("CGI local redirect to " + outcome.location +
+              (next ? ": too many redirects" : ": invalid path"));
+      ctx.writer.fail(502, "");
+      return;
+    }
+    variables = std::move(*next);
+    ctx.body_hidden = true;  // the new request has no body
+  }
+}
+
+// Runs the handler under the phase alarm and completes the response. True if
+// the request was read to its end (so a plain close cannot cause an RST).
+bool run_handler(RequestContext& ctx, const forkserve_module& module, const EnvironResult& environ,
+                 const ReceivedHead& received, const Config& config, int access_log_fd,
+                 const std::string& access_prefix, const std::string& access_trailer) {
+  ctx.body.emplace(ctx.fd, received.parsed.head, received.bytes().substr(received.parsed.head_length),
+                   config.max_body_bytes, Clock::now() + std::chrono::seconds(config.body_timeout));
+  ctx.handler_timeout = static_cast<unsigned>(config.handler_timeout);
+  ctx.run_once = config.workers == 0 || config.inetd;
+
+  ctx.writer.on_head_sent(&start_response_phase);
+  arm_phase_alarm(config, ctx, access_log_fd, access_prefix, access_trailer);
+  dispatch(ctx, module, environ.variables, config);
   g_alarm.response_done = 1;
-  return ctx.body_left == 0 && ctx.body_buffered.empty() &&
-         received.size == received.parsed.head_length + body_length;
+  return ctx.body->read_to_end();
 }
 
 }  // namespace
@@ -320,12 +517,8 @@ int serve_connection(const Connection& connection, const Config& config, const f
   g_alarm.response_done = 0;
   std::time_t started = std::time(nullptr);
 
-  ConnectionInfo info{to_endpoint(connection.peer), {}};
-  sockaddr_storage local{};
-  socklen_t local_length = sizeof local;
-  if (::getsockname(connection.fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
-    info.local = to_endpoint(local);
-  }
+  ConnectionInfo info{to_endpoint(connection.peer), connection.local};
+  if (info.local.port == 0) look_up_local_address(connection.fd, info.local);  // not from a listener of ours
 
   http::Limits limits{static_cast<std::size_t>(config.max_request_line),
                       static_cast<std::size_t>(config.max_header_bytes),
@@ -359,6 +552,9 @@ int serve_connection(const Connection& connection, const Config& config, const f
       early_status = 413;
       early_reason = "the request body is larger than the server accepts";
     } else {
+      if (is_wildcard(info.local.host) && needs_local_host(parsed.head)) {
+        look_up_local_address(connection.fd, info.local);
+      }
       environ = build_environ(parsed.head, info);
       early_status = environ.error_status;
       early_reason = environ.reason;
@@ -401,7 +597,10 @@ int serve_connection(const Connection& connection, const Config& config, const f
   return 0;
 }
 
-void disarm_phase_alarm() { ::alarm(0); }  // serve_connection resets the rest
+void disarm_phase_alarm() {  // no system call: if the timer still goes off, the handler returns
+  g_alarm.active = 0;
+  g_alarm.write_deadline_ns.store(0, std::memory_order_relaxed);
+}
 
 std::chrono::seconds lifetime_limit(const Config& config) {
   constexpr auto kSlack = std::chrono::seconds(5);  // a loaded machine

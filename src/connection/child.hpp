@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "core/config.hpp"
+#include "net/address.hpp"
 #include "net/io.hpp"
 
 namespace forkserve {
@@ -13,6 +14,9 @@ struct Connection {
   int fd = -1;  // the accepted socket, non-blocking; the child owns it
   sockaddr_storage peer{};
   Deadline accepted_at{};
+  // The listening socket's address: the connection's own, except for the host
+  // of a wildcard listener (0.0.0.0, ::), looked up only if the environ needs it.
+  Endpoint local{};
   // Shared with the parent: the child writes "GET /path" here so that the
   // parent can name the request if the child dies.
   char* label = nullptr;
@@ -26,7 +30,8 @@ struct Connection {
 int serve_connection(const Connection& connection, const Config& config, const forkserve_module& module,
                      int access_log_fd);
 
-// For a process that serves another connection next: cancels that alarm.
+// For a process that serves another connection next: the alarm, should it
+// still go off, then does nothing.
 void disarm_phase_alarm();
 
 // The longest a connection can legitimately take: every phase's deadline,

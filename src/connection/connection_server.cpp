@@ -13,11 +13,13 @@ ConnectionServer::ConnectionServer(const Config& config, const forkserve_module&
   ::sigprocmask(SIG_SETMASK, nullptr, &mask_);
 }
 
-void ConnectionServer::serve(UniqueFd client, const sockaddr_storage& peer, Deadline accepted_at) {
+void ConnectionServer::serve(UniqueFd client, const sockaddr_storage& peer, Deadline accepted_at,
+                             const Endpoint& local) {
   Connection connection;
   connection.fd = client.release();  // serve_connection owns and closes it
   connection.peer = peer;
   connection.accepted_at = accepted_at;
+  connection.local = local;
   connection.label = label_.data();
   connection.label_size = label_.size();
   serve_connection(connection, config_, module_, logs_.access_fd());

@@ -12,6 +12,7 @@
 
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "net/address.hpp"
 #include "net/io.hpp"
 
 namespace forkserve {
@@ -25,10 +26,11 @@ class ConnectionServer {
                    std::span<char> label = {});
 
   // Serves the request on `client` (non-blocking), which came from `peer` at
-  // `accepted_at`, and closes it. Then puts the process back as it was for
-  // the next one, whatever the handler did: no alarm pending, the signal mask
-  // restored, the label blank.
-  void serve(UniqueFd client, const sockaddr_storage& peer, Deadline accepted_at);
+  // `accepted_at` through a listener at `local` (its address; port 0 when
+  // unknown, then asked of the socket), and closes it. Then puts the process
+  // back as it was for the next one, whatever the handler did: no alarm
+  // pending, the signal mask restored, the label blank.
+  void serve(UniqueFd client, const sockaddr_storage& peer, Deadline accepted_at, const Endpoint& local = {});
 
  private:
   const Config& config_;

@@ -29,6 +29,11 @@ std::string_view host_name(std::string_view host) {
 
 }  // namespace
 
+bool needs_local_host(const http::RequestHead& head) {
+  const http::HeaderField* host = head.find("Host");
+  return host == nullptr || host_name(host->value).empty();
+}
+
 EnvironResult build_environ(const http::RequestHead& head, const ConnectionInfo& connection) {
   EnvironResult result;
   auto path = http::percent_decode(head.path);
@@ -58,8 +63,8 @@ EnvironResult build_environ(const http::RequestHead& head, const ConnectionInfo&
   add("wsgi.url_scheme", "http");
 
   const http::HeaderField* host = head.find("Host");
-  std::string_view server_name = host ? host_name(host->value) : std::string_view{};
-  add("SERVER_NAME", server_name.empty() ? std::string_view(connection.local.host) : server_name);
+  add("SERVER_NAME",
+      needs_local_host(head) ? std::string_view(connection.local.host) : host_name(host->value));
   if (head.content_length) add("CONTENT_LENGTH", std::to_string(*head.content_length));
 
   for (const http::HeaderField& field : head.headers) {

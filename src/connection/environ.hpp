@@ -30,4 +30,8 @@ struct EnvironResult {
 // in front of us set.
 EnvironResult build_environ(const http::RequestHead& head, const ConnectionInfo& connection);
 
+// True when SERVER_NAME falls back to the connection's local address (no
+// usable Host header).
+bool needs_local_host(const http::RequestHead& head);
+
 }  // namespace forkserve

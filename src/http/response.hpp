@@ -14,17 +14,18 @@ struct OwnedHeader {
   std::string value;
 };
 
-// nullopt if `status` is "NNN Reason" (200-599, reason without control
-// characters), else what is wrong with it.
+// What a handler may pass to start_response: the rules of the public
+// <forkserve/http_rules.hpp>, which forkserve::testing applies too.
+// nullopt if `status` is "NNN Reason" (200-599), else what is wrong with it.
 std::optional<std::string_view> check_status(std::string_view status);
-
-// nullopt if the header may be sent, else why not: a name that is not a
-// token, a value with CR, LF, NUL or another control character, or a
-// hop-by-hop header (connection management belongs to the server).
+// nullopt if the header may be sent, else why not.
 std::optional<std::string_view> check_header(std::string_view name, std::string_view value);
 
 // "Not Found" for 404; "Unknown" for codes without a standard phrase.
 std::string_view reason_phrase(int status);
+
+// "404 Not Found": the status line (without the version) for `status`.
+std::string status_line(int status);
 
 // The status line and headers, ending with the blank line. Adds Date and
 // Server unless the handler gave them, Content-Length when `content_length`

@@ -13,6 +13,7 @@
 #include "connection/connection_server.hpp"
 #include "http/date.hpp"
 #include "http/response.hpp"
+#include "master/parent_memory.hpp"
 
 namespace forkserve {
 namespace {
@@ -67,10 +68,14 @@ WaitPlan ForkPolicy::plan(Deadline now) {
 
 void ForkPolicy::on_listener_ready(int listener_fd) {
   ProcessTable& table = context_.table;
+  Endpoint local;  // the listener's address, the connections' own
+  for (const Listener& listener : context_.listeners) {
+    if (listener.fd.get() == listener_fd) local = listener.endpoint;
+  }
   for (int batch = 0; batch < kAcceptBatch && table.live() < context_.config.max_children; ++batch) {
     AcceptedClient client = accept_client(listener_fd);
     if (client.status == AcceptStatus::Accepted) {
-      fork_child(client);
+      fork_child(client, local);
       if (Clock::now() < accept_paused_until_) return;
       continue;
     }
@@ -89,7 +94,7 @@ void ForkPolicy::on_listener_ready(int listener_fd) {
   }
 }
 
-void ForkPolicy::fork_child(AcceptedClient& client) {
+void ForkPolicy::fork_child(AcceptedClient& client, const Endpoint& local) {
   ProcessTable& table = context_.table;
   int slot = table.claim();
   if (slot < 0) return;  // only if the table and the count disagree; refuse rather than guess
@@ -99,7 +104,7 @@ void ForkPolicy::fork_child(AcceptedClient& client) {
     context_.signals.reset_in_child();
     context_.listeners.clear();
     ConnectionServer server(context_.config, context_.module.get(), context_.logs, table.label(slot));
-    server.serve(std::move(client.fd), client.peer, accepted_at);
+    server.serve(std::move(client.fd), client.peer, accepted_at, local);
     end_child(0);
   }
   if (pid < 0) {
@@ -122,9 +127,10 @@ void ForkPolicy::on_exit(const ProcessExit& exit) {
 
 void ForkPolicy::reload() {
   std::string message;
-  context_.module.reload(message);
+  HandlerModule::Reload outcome = context_.module.reload(message);
   log_error(message);
   context_.module.commit();  // children forked from now on run it
+  if (outcome == HandlerModule::Reload::Replaced) make_parent_cheap_to_fork();
 }
 
 }  // namespace forkserve

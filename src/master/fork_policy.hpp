@@ -23,7 +23,7 @@ class ForkPolicy : public ProcessPolicy {
   bool terminate_after_grace() const override { return true; }
 
  private:
-  void fork_child(AcceptedClient& client);
+  void fork_child(AcceptedClient& client, const Endpoint& local);
 
   MasterContext& context_;
   bool saturated_ = false;  // at the cap; reported once each way, not per child

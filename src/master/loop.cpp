@@ -6,6 +6,7 @@
 #include <string>
 
 #include "master/fork_policy.hpp"
+#include "master/parent_memory.hpp"
 #include "master/policy.hpp"
 #include "master/process_table.hpp"
 #include "master/signals.hpp"
@@ -33,6 +34,7 @@ class MasterLoop {
       return 1;
     }
     signals_.install();
+    make_parent_cheap_to_fork();  // the module's init() has run
     if (!policy_->start()) return 1;
     announce();
     while (signals_.stop_requests() == 0 && !policy_->gave_up()) {

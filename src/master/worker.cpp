@@ -89,13 +89,17 @@ void run_worker(const WorkerSetup& setup) {
       }
       reopen_if_rotated();  // the parent may have rotated since the wake-up
       Deadline accepted_at = Clock::now();
+      Endpoint local;  // the listener's address
+      for (std::size_t j = 0; j < setup.listener_fds.size(); ++j) {
+        if (setup.listener_fds[j] == fd) local = setup.listener_endpoints[j];
+      }
       setup.status->connections.store(++served, std::memory_order_relaxed);
       setup.status->busy_until_ns.store(steady_ns(accepted_at + limit));
       // A parent asleep without a deadline must now keep this one.
       if (setup.shared->parent_asleep.load() != 0 && setup.shared->parent_asleep.exchange(0) != 0) {
         (void)::eventfd_write(setup.parent_wake_fd, 1);
       }
-      server.serve(std::move(client.fd), client.peer, accepted_at);
+      server.serve(std::move(client.fd), client.peer, accepted_at, local);
       setup.status->busy_until_ns.store(0, std::memory_order_relaxed);
       break;  // back to epoll_wait: a stop may have come meanwhile
     }

@@ -40,6 +40,7 @@ struct WorkersShared {
 
 struct WorkerSetup {
   std::span<const int> listener_fds;
+  std::span<const Endpoint> listener_endpoints;  // their addresses, in the same order
   const Config* config;
   const forkserve_module* module;
   LogFiles* logs;

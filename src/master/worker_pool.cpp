@@ -12,6 +12,7 @@
 
 #include "connection/child.hpp"
 #include "master/fork_policy.hpp"
+#include "master/parent_memory.hpp"
 #include "master/worker.hpp"
 
 namespace forkserve {
@@ -89,6 +90,7 @@ WaitPlan WorkerPool::plan(Deadline now) {
       if (table[i].pid > 0 && table[i].generation == newest() && table.status(i).ready.load() != 0) {
         // The new module boots: the old one and its workers can go.
         context_.module.commit();
+        make_parent_cheap_to_fork();
         serving_ = newest();
         retire_sets_before(serving_);
         break;
@@ -167,7 +169,11 @@ bool WorkerPool::start_worker() {
   if (slot < 0) return false;  // retired workers are still finishing: their exits free slots
   const WorkerSet& set = sets_.back();
   std::vector<int> listener_fds;
-  for (const Listener& listener : context_.listeners) listener_fds.push_back(listener.fd.get());
+  std::vector<Endpoint> listener_endpoints;
+  for (const Listener& listener : context_.listeners) {
+    listener_fds.push_back(listener.fd.get());
+    listener_endpoints.push_back(listener.endpoint);
+  }
   pid_t pid = ::fork();
   if (pid == 0) {
     context_.signals.reset_in_child();
@@ -177,7 +183,7 @@ bool WorkerPool::start_worker() {
       ::close(other.stop_write.get());
       if (other.generation != set.generation) ::close(other.stop_read.get());
     }
-    run_worker({listener_fds, &context_.config, &context_.module.get(), &context_.logs, &table.status(slot),
+    run_worker({listener_fds, listener_endpoints, &context_.config, &context_.module.get(), &context_.logs, &table.status(slot),
                 &table.workers_shared(), set.stop_read.get(), reopen_wake_.get(), wake_.get(),
                 table.label(slot)});
   }

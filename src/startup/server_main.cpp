@@ -2,6 +2,7 @@
 // connection) → pidfile → chroot → user → daemon → master loop; exit codes.
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,7 @@
 #include "startup/daemon.hpp"
 #include "handlers/static_files.hpp"
 #include "master/inetd.hpp"
+#include "master/parent_memory.hpp"
 #include "net/listener.hpp"
 #include "core/log.hpp"
 #include "module/module_loader.hpp"
@@ -56,6 +58,16 @@ std::string absolute(const std::string& path) {
   char cwd[PATH_MAX];
   if (::getcwd(cwd, sizeof cwd) == nullptr) return path;
   return std::string(cwd) + "/" + path;
+}
+
+// The document root CGI programs are found under and given: they run in
+// their own directory (and a --daemon in "/"), where a relative one (the
+// default ".") names nothing, so it is resolved while the start-up directory
+// is current.
+std::string absolute_root(const std::string& root) {
+  if (root.empty() || root.front() == '/') return root;
+  char real[PATH_MAX];
+  return ::realpath(root.c_str(), real) != nullptr ? std::string(real) : absolute(root);
 }
 
 int fail(const std::string& error) {
@@ -110,12 +122,19 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
 
   // The module the children run; its destructor runs fini() (not in the
   // launcher of a --daemon, nor in children, which leave with _exit).
+  keep_allocations_on_the_heap();  // what init() builds moves with the heap, out of fork()'s way
   std::optional<HandlerModule> module;
   // A daemon changes to "/", and SIGHUP reloads the module by name.
   const std::string handler_path = config.daemon ? absolute(config.handler_path) : config.handler_path;
   auto start_builtin = [&](const std::string& root) {
+    handlers::StaticFilesOptions options;
+    options.root = root;
+    options.show_dotfiles = config.show_dotfiles;
+    if (!config.index_names.empty()) options.index_names = config.index_names;
+    options.mime_types = config.mime_types;
+    options.headers = config.add_headers;
     return start_module(handlers::static_files_module(), "built-in",
-                        handlers::static_files_argument(root, config.show_dotfiles));
+                        handlers::static_files_argument(options));
   };
   // The built-in handler resolves its document root as it starts, so in a
   // chroot it starts inside (step 4), where that path is the one it will see.
@@ -151,11 +170,16 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
     return fail(std::string("--daemon: open /dev/null: ") + std::strerror(errno));
   }
 
+  // The document root as the children see it: inside the chroot, if any.
+  Config served = config;
+  served.root = absolute_root(config.root);
   if (!config.chroot_dir.empty()) {
     std::optional<std::string> root_inside;
-    if (builtin_in_chroot && !(root_inside = path_inside(config.chroot_dir, config.root, error))) {
+    const bool cgi = !config.cgi_patterns.empty() || !config.cgi_interpreters.empty();
+    if ((builtin_in_chroot || cgi) && !(root_inside = path_inside(config.chroot_dir, config.root, error))) {
       return fail(error);
     }
+    if (root_inside) served.root = *root_inside;
     pidfile.close_directory();
     if (!enter_chroot(config.chroot_dir, error)) return fail(error);
     if (builtin_in_chroot) {
@@ -179,10 +203,10 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
     if (!config.pidfile.empty() && !pidfile.write_pid(error)) return fail(error);
   }
   if (config.syslog) send_errors_to_syslog();
-  if (config.inetd) return serve_inetd(client, config, module->get(), logs);  // no --daemon, no --pidfile
+  if (config.inetd) return serve_inetd(client, served, module->get(), logs);  // no --daemon, no --pidfile
   if (!config.pidfile.empty()) Pidfile::close_in_children();
 
-  return run_master(config, std::move(listeners), *module, logs);
+  return run_master(served, std::move(listeners), *module, logs);
 }
 
 }  // namespace

@@ -9,7 +9,10 @@
 #   3. builds the same module with only `pkg-config --cflags forkserve` and
 #      the compiler, and serves it; builds the embedded example against
 #      libforkserve.so with `pkg-config --libs` and serves with it;
-#   4. renders the installed man page.
+#   4. renders the installed man page;
+#   5. builds tests/install/sdk_tour (a module using every handler-SDK
+#      helper, and its unit test with forkserve::testing) against the prefix,
+#      runs the test and serves the module.
 # Exit 77 (skipped, for ctest) when a tool for step 3 or 4 is missing.
 #
 # usage: install_test.sh BUILD_DIR CMAKE GENERATOR CXX
@@ -74,15 +77,22 @@ cmake_project() {  # SOURCE BINARY
 }
 
 "$cmake" --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 || fail "install: $(cat "$tmp/install.log")"
-for file in bin/forkserve include/forkserve/handler.hpp include/forkserve/export.hpp include/forkserve/module.h \
-  include/forkserve/server.hpp include/forkserve/version.hpp lib/cmake/forkserve/forkserveConfig.cmake \
+sdk_headers=(handler.hpp export.hpp module.h server.hpp version.hpp status.hpp http_rules.hpp form.hpp multipart.hpp request.hpp
+  response.hpp json.hpp router.hpp testing.hpp files.hpp
+  frozen_arena.hpp)
+for header in "${sdk_headers[@]}"; do
+  [ -e "$prefix/include/forkserve/$header" ] || fail "include/forkserve/$header was not installed"
+done
+for file in bin/forkserve lib/cmake/forkserve/forkserveConfig.cmake \
   lib/cmake/forkserve/forkserveConfigVersion.cmake lib/pkgconfig/forkserve.pc lib/libforkserve.a \
   lib/libforkserve.so share/man/man1/forkserve.1 share/doc/forkserve/examples/external/CMakeLists.txt \
-  share/doc/forkserve/examples/embedded/CMakeLists.txt share/doc/forkserve/examples/hello/hello.cpp; do
+  share/doc/forkserve/examples/embedded/CMakeLists.txt share/doc/forkserve/examples/hello/hello.cpp \
+  share/doc/forkserve/examples/guestbook/guestbook.cpp share/doc/forkserve/examples/guestbook/guestbook.hpp; do
   [ -e "$prefix/$file" ] || fail "$file was not installed"
 done
 # Only the public headers: nothing from src/ leaks into the SDK.
-extra=$(cd "$prefix/include" && find . -type f | grep -Ev '^\./forkserve/(handler\.hpp|export\.hpp|module\.h|server\.hpp|version\.hpp)$' || true)
+extra=$(cd "$prefix/include/forkserve" && find . -type f | sed 's|^\./||' | grep -vxF -f <(printf '%s\n' "${sdk_headers[@]}") || true)
+[ -z "$(cd "$prefix/include" && find . -type f -not -path './forkserve/*')" ] || fail "headers installed outside include/forkserve"
 [ -z "$extra" ] || fail "unexpected installed headers: $extra"
 
 # The shared library's interface is server_main alone.
@@ -155,6 +165,23 @@ if [ -n "$text" ]; then
     grep -q "$heading" <<<"$text" || fail "the rendered man page has no $heading section"
   done
 fi
+
+# 5. Every SDK helper in one module and its in-process unit test.
+cmake_project "$(cd "$(dirname "$0")" && pwd)/sdk_tour" "$tmp/sdk_tour"
+"$tmp/sdk_tour/tour_test" || fail "the tour's unit test (forkserve::testing against the installed headers) failed"
+start_server "$prefix/bin/forkserve" --handler "$tmp/sdk_tour/tour.so"
+expect_body '/items/7?count=2' '{"id":"7","count":2,"tag":"","seen":false}'
+expect_body /count 012
+printf 'tour file\n' >"$tmp/tour.txt"
+served=$(curl -sS -i --max-time 10 "http://127.0.0.1:$port/file?path=$tmp/tour.txt") || fail "GET /file failed"
+grep -q $'^Content-Type: text/plain; charset=utf-8\r$' <<<"$served" || fail "GET /file: not the server's MIME type: $served"
+grep -q $'^X-Tour: file\r$' <<<"$served" || fail "GET /file: the module's header is missing: $served"
+grep -q '^tour file$' <<<"$served" || fail "GET /file: wrong body: $served"
+printf 'abc' >"$tmp/upload.bin"
+uploaded=$(curl -sS --max-time 10 -F note=hi -F "f=@$tmp/upload.bin" "http://127.0.0.1:$port/upload") ||
+  fail "multipart POST /upload failed"
+[ "$uploaded" = 'note:2;f:3;' ] || fail "POST /upload: '$uploaded', expected 'note:2;f:3;'"
+stop_server "$pid"
 
 if [ ${#skipped[@]} -gt 0 ]; then
   printf 'SKIPPED: %s\n' "${skipped[@]}"

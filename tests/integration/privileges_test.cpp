@@ -227,3 +227,27 @@ TEST(PrivilegesTest, ChrootRefusesARootOutsideIt) {
 
 }  // namespace
 }  // namespace forkserve::integration
+
+namespace forkserve::integration {
+namespace {
+
+TEST(PrivilegesTest, CgiProgramRunsInsideTheChrootAsTheUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chroot needs root";
+  std::optional<Nobody> who = nobody();
+  if (!who) GTEST_SKIP() << "no user 'nobody' on this system";
+  TempDir jail;
+  ASSERT_EQ(::chmod(jail.path().c_str(), 0755), 0);
+  jail.make_dir("www");
+  jail.make_dir("www/cgi-bin");
+  std::string probe = jail.write_file("www/cgi-bin/probe", read_file(fixture_path("cgi_probe")));
+  ASSERT_EQ(::chmod(probe.c_str(), 0755), 0);
+  ServerProcess server({"--chroot", jail.path(), "--root", jail.path() + "/www", "--user", "nobody", "--cgi",
+                        "/cgi-bin/", "--grace", "0"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  HttpReply reply = exchange(server.port(), "GET /cgi-bin/probe HTTP/1.0\r\n\r\n");
+  ASSERT_EQ(reply.status, 200) << reply.summary() << server.stderr_text();
+  EXPECT_EQ(reply.body, "uid=" + std::to_string(who->uid) + "\ncwd=/www/cgi-bin\n");
+}
+
+}  // namespace
+}  // namespace forkserve::integration

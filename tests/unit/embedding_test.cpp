@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <forkserve/server.hpp>
 #include <string>
 #include <string_view>
@@ -104,6 +105,45 @@ TEST(Embedding, ServeRunsTheGivenHandlerWithTheGivenOptionsAndExitsZeroOnSigterm
   EXPECT_EQ(wait_exit_status(pid), 0);
   EXPECT_TRUE(reply.starts_with("HTTP/1.0 200 OK\r\n")) << reply;
   EXPECT_TRUE(reply.ends_with("\r\n\r\nhello /world")) << reply;
+}
+
+// Shared anonymous mappings of this process ("rw-s" on /dev/zero): what
+// the server shares with its children.
+int count_shared_anonymous_mappings() {
+  FILE* maps = std::fopen("/proc/self/maps", "r");
+  if (maps == nullptr) return -1;
+  int count = 0;
+  char line[512];
+  while (std::fgets(line, sizeof line, maps)) {
+    std::string_view text(line);
+    if (text.find(" rw-s ") != text.npos && text.find("/dev/zero") != text.npos) ++count;
+  }
+  std::fclose(maps);
+  return count;
+}
+
+// A program embedding the server may serve again after serve() returns: what
+// the server mapped for its children is released, not left behind each time.
+TEST(Embedding, ServeReleasesTheMemoryItSharedWithItsChildrenWhenItReturns) {
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::close(out[0]);
+    ::close(out[1]);
+    int before = count_shared_anonymous_mappings();
+    int status = serve({"--host", "127.0.0.1", "--port", "0", "--access-log", "/dev/null"}, Greeter{"hi"});
+    int after = count_shared_anonymous_mappings();
+    ::_exit(status != 0 ? 1 : before < 0 || after != before ? 3 : 0);
+  }
+  ::close(out[1]);
+  std::string line = read_until(out[0], [](const std::string& text) { return text.find('\n') != text.npos; });
+  ::close(out[0]);
+  EXPECT_NE(line.find("serving HTTP on 127.0.0.1"), line.npos) << line;
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit_status(pid), 0) << "3: a shared mapping was left behind after serve() returned";
 }
 
 TEST(Embedding, ServeRejectsABadOptionWithExitStatusTwo) {

@@ -1,6 +1,10 @@
 #include "http/response.hpp"
 
+#include <forkserve/status.hpp>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
 
 namespace forkserve::http {
 namespace {
@@ -79,6 +83,19 @@ TEST(ErrorResponse, UsesStandardReasonPhrases) {
   EXPECT_EQ(reason_phrase(505), "HTTP Version Not Supported");
   EXPECT_EQ(reason_phrase(431), "Request Header Fields Too Large");
   EXPECT_EQ(reason_phrase(299), "Unknown");
+}
+
+// The server's phrases and the SDK's Status constants come from one table.
+TEST(ErrorResponse, ReasonPhraseKnowsEveryStatusAHandlerMaySend) {
+  for (std::string_view line : forkserve::detail::kStatusLines) {
+    const int code = std::stoi(std::string(line.substr(0, 3)));
+    EXPECT_EQ(reason_phrase(code), line.substr(4)) << line;
+  }
+}
+
+TEST(ErrorResponse, GatewayErrorsHaveTheirReasonPhrase) {
+  // The CGI gateway answers 502 for a program's invalid output.
+  EXPECT_EQ(error_response(502, "", "D").rfind("HTTP/1.0 502 Bad Gateway\r\n", 0), 0u);
 }
 
 }  // namespace

@@ -1,0 +1,5 @@
+#include "tour.hpp"
+
+#include <forkserve/export.hpp>
+
+FORKSERVE_EXPORT_HANDLER(Tour)
