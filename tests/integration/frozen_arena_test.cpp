@@ -101,11 +101,7 @@ TEST(FrozenArenaTest, ChildWritingIntoTheArenaDiesAndIsLoggedWhileOtherRequestsR
 TEST(FrozenArenaTest, ReloadReplacingTheModuleReleasesItsArena) {
   TempDir dir;
   const std::string handler = dir.path() + "/bigstate.so";
-  auto install = [&] {  // a new file renamed over the old, as `install` does
-    std::filesystem::copy_file(module_path("bigstate.so"), handler + ".new",
-                               std::filesystem::copy_options::overwrite_existing);
-    ASSERT_EQ(std::rename((handler + ".new").c_str(), handler.c_str()), 0) << std::strerror(errno);
-  };
+  auto install = [&] { install_new_build(module_path("bigstate.so"), handler); };
   ASSERT_NO_FATAL_FAILURE(install());
   ServerProcess server({"--handler", handler + ":4"});
   ASSERT_TRUE(server.ready()) << server.error();

@@ -84,12 +84,10 @@ class ThpDisabledForChildren {
   bool ok_;
 };
 
-// A copy of `module` in `dir`, replaced the way an install does (a new file
-// renamed over the old) each time it is called.
+// A new build of `module` installed in `dir` each time it is called.
 std::string install_copy(const std::string& module, const TempDir& dir) {
   const std::string target = dir.path() + "/" + std::filesystem::path(module).filename().string();
-  std::filesystem::copy_file(module, target + ".new", std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::rename(target + ".new", target);
+  install_new_build(module, target);
   return target;
 }
 std::string install_bigstate(const TempDir& dir) { return install_copy(module_path("bigstate.so"), dir); }

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <stdexcept>
 #include <thread>
@@ -202,6 +203,14 @@ std::string TempDir::make_dir(std::string_view relative) const {
   std::string full = path_ + "/" + std::string(relative);
   if (::mkdir(full.c_str(), 0755) != 0) fail_setup("mkdir " + full);
   return full;
+}
+
+void install_new_build(const std::string& source, const std::string& target) {
+  static unsigned builds = 0;
+  const std::string staged = target + ".new";
+  std::filesystem::copy_file(source, staged, std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(staged, std::ios::binary | std::ios::app) << "\nforkserve test build " << ++builds << '\n';
+  std::filesystem::rename(staged, target);
 }
 
 std::string read_file(const std::string& path) {

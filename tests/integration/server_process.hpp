@@ -56,6 +56,13 @@ class TempDir {
 // Reads a whole file; empty when it cannot be opened.
 std::string read_file(const std::string& path);
 
+// Installs a new build of the module `source` at `target` the way `install`
+// does (a new file renamed over the old). Each call's bytes differ from every
+// earlier one's, as a rebuild's do (a counter past the end of the ELF contents,
+// which the loader ignores): a SIGHUP after it replaces the module, where the
+// same bytes again would be "unchanged".
+void install_new_build(const std::string& source, const std::string& target);
+
 // How a process ended: exit code or signal, or still running at the deadline.
 struct ExitStatus {
   bool exited = false;
