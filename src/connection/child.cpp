@@ -18,6 +18,7 @@
 #include "http/response.hpp"
 #include "http/request_parser.hpp"
 #include "core/log.hpp"
+#include "core/stats.hpp"
 #include "connection/response_writer.hpp"
 #include "net/trusted_proxies.hpp"
 
@@ -40,6 +41,11 @@ struct RequestContext {
   std::string_view body_buffered;       // body bytes that arrived with the head
   unsigned long long body_left = 0;     // still to be read from the socket
   Deadline body_deadline{};
+  // Expect: 100-continue: the interim 100 goes out when the handler first
+  // asks for body bytes that have not arrived. A handler that answers
+  // without reading (413, 401, 404) sends its final status instead, and
+  // the client never uploads.
+  bool continue_pending = false;
   ResponseWriter writer;
   int client_error = 0;  // 408 when the body timed out, so the answer is not a 500
   std::string last_error;
@@ -67,6 +73,11 @@ long long read_input(void* server, char* buffer, std::size_t size) {
     return static_cast<long long>(n);
   }
   if (ctx.body_left == 0) return 0;
+  if (ctx.continue_pending && !ctx.writer.head_sent()) {
+    ctx.continue_pending = false;
+    iovec interim{const_cast<char*>(http::kContinueResponse.data()), http::kContinueResponse.size()};
+    (void)write_all(ctx.fd, {&interim, 1}, ctx.body_deadline);  // if it fails, so will the read
+  }
   std::size_t want = static_cast<std::size_t>(std::min<unsigned long long>(size, ctx.body_left));
   IoResult result = read_some(ctx.fd, {buffer, want}, ctx.body_deadline);
   if (result.status == IoStatus::Ok) {
@@ -84,7 +95,11 @@ long long read_input(void* server, char* buffer, std::size_t size) {
 }
 
 void log_from_handler(void* server, const char* message, std::size_t size) {
-  self(server).log(std::string("handler: ").append(message, size));
+  RequestContext& ctx = self(server);
+  // A handler reporting the client's own failure (its body timed out or was
+  // cut): that is logged once, aggregated, when the handler returns.
+  if (ctx.client_error != 0) return;
+  ctx.log(std::string("handler: ").append(message, size));
 }
 
 int start_response(void* server, forkserve_str status, const forkserve_pair* headers, std::size_t count,
@@ -161,17 +176,20 @@ void on_phase_alarm(int) {
   unsigned long long body_bytes = a.unavailable_body_bytes;
   if (!a.writer->head_sent()) {
     write_line(a.client_fd, a.unavailable_response);
-    write_line(STDERR_FILENO, a.handler_timeout_line);
+    stats().timeouts[static_cast<int>(TimeoutPhase::Handler)].fetch_add(1, std::memory_order_relaxed);
+    log_error_signal_safe(a.handler_timeout_line);
   } else {
     linger hard_close{1, 0};
     ::setsockopt(a.client_fd, SOL_SOCKET, SO_LINGER, &hard_close, sizeof hard_close);
     status = a.writer->status();
     body_bytes = a.writer->body_bytes();
-    write_line(STDERR_FILENO, a.response_timeout_line);
+    stats().timeouts[static_cast<int>(TimeoutPhase::Write)].fetch_add(1, std::memory_order_relaxed);
+    log_error_signal_safe(a.response_timeout_line);
   }
   char* line = g_alarm.access_line.data();
   char* end = append_access_suffix(line + a.access_prefix_length, status, body_bytes, a.access_trailer);
-  write_line(a.access_log_fd, {line, static_cast<std::size_t>(end - line)});
+  append_log_line(LogStream::Access, a.access_log_fd, {line, static_cast<std::size_t>(end - line)});
+  count_response(status);
   end_child(0);
 }
 
@@ -195,11 +213,11 @@ void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access
   a.write_timeout = static_cast<unsigned>(config.write_timeout);
   a.unavailable_response = http::error_response(503, "handler timeout", http::format_http_date(std::time(nullptr)));
   a.unavailable_body_bytes = a.unavailable_response.size() - (a.unavailable_response.find("\r\n\r\n") + 4);
-  std::string where = "forkserve: " + std::string(ctx.context) + ": ";
-  a.handler_timeout_line =
-      where + "handler timeout: no response after " + std::to_string(config.handler_timeout) + " s\n";
-  a.response_timeout_line = where + "response timeout: not finished " + std::to_string(config.write_timeout) +
-                            " s after its first byte\n";
+  // Escaped now: the handler writes them as they are.
+  std::string where = escape_control_bytes(ctx.context) + ": ";
+  a.handler_timeout_line = where + "handler timeout: no response after " + std::to_string(config.handler_timeout) + " s";
+  a.response_timeout_line =
+      where + "response timeout: not finished " + std::to_string(config.write_timeout) + " s after its first byte";
   a.access_line = access_prefix;
   a.access_prefix_length = access_prefix.size();
   a.access_trailer = access_trailer;
@@ -272,6 +290,7 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
   ctx.body_buffered = after_head.substr(0, std::min<unsigned long long>(after_head.size(), body_length));
   ctx.body_left = body_length - ctx.body_buffered.size();
   ctx.body_deadline = Clock::now() + std::chrono::seconds(config.body_timeout);
+  ctx.continue_pending = head.expects_continue() && ctx.body_buffered.empty() && ctx.body_left > 0;
 
   std::vector<forkserve_pair> pairs;
   pairs.reserve(environ.variables.size());
@@ -290,6 +309,13 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
     ctx.writer.fail(500, "");
   }
   g_alarm.response_done = 1;
+  if (ctx.client_error == 408) {
+    stats().timeouts[static_cast<int>(TimeoutPhase::Body)].fetch_add(1, std::memory_order_relaxed);
+    log_flood(Flood::BodyTimeout, std::string(ctx.context) + ": client timeout: request body incomplete after " +
+                                      std::to_string(config.body_timeout) + " s");
+  } else if (ctx.client_error == 400) {
+    log_flood(Flood::ClientReset, std::string(ctx.context) + ": " + ctx.last_error);
+  }
   return ctx.body_left == 0 && ctx.body_buffered.empty() &&
          received.size == received.parsed.head_length + body_length;
 }
@@ -329,8 +355,9 @@ int serve_connection(const Connection& connection, const Config& config, const f
   int early_status = received.timeout_status;
   std::string_view early_reason = "the request head did not arrive in time";
   if (early_status != 0) {
-    log_error("client timeout: request head from " + info.remote.host + " incomplete after " +
-              std::to_string(config.header_timeout) + " s");
+    stats().timeouts[static_cast<int>(TimeoutPhase::Header)].fetch_add(1, std::memory_order_relaxed);
+    log_flood(Flood::HeaderTimeout, "client timeout: request head from " + info.remote.host + " incomplete after " +
+                                        std::to_string(config.header_timeout) + " s");
   } else if (parsed.status == http::ParseStatus::Error) {
     early_status = parsed.error_status;
     early_reason = parsed.reason;
@@ -351,9 +378,6 @@ int serve_connection(const Connection& connection, const Config& config, const f
       parsed.status == http::ParseStatus::Complete ? parsed.head.request_line : first_line(received.bytes());
   std::string context = "\"";
   context.append(request_line.substr(0, 200)).append("\" from ").append(info.remote.host);
-  for (char& c : context) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // no forged error-log lines
-  }
   AccessRecord record{info.remote.host, started, request_line, 0, 0};
   if (parsed.status == http::ParseStatus::Complete) {
     if (const http::HeaderField* referer = parsed.head.find("Referer")) record.referer = referer->value;
@@ -380,7 +404,8 @@ int serve_connection(const Connection& connection, const Config& config, const f
   std::string suffix(kAccessSuffixRoom + access_trailer.size(), '\0');
   char* suffix_end =
       append_access_suffix(suffix.data(), ctx.writer.status(), ctx.writer.body_bytes(), access_trailer);
-  write_line(access_log_fd, access_prefix.append(suffix.data(), suffix_end));
+  append_log_line(LogStream::Access, access_log_fd, access_prefix.append(suffix.data(), suffix_end));
+  count_response(ctx.writer.status());
   if (!ctx.writer.aborted() && !request_read_to_end) linger_and_close(connection.fd);
   return 0;
 }
