@@ -20,6 +20,7 @@
 #include "core/log.hpp"
 #include "core/stats.hpp"
 #include "connection/response_writer.hpp"
+#include "connection/status_page.hpp"
 #include "net/trusted_proxies.hpp"
 
 namespace forkserve {
@@ -145,6 +146,13 @@ void linger_and_close(int fd) {
   }
 }
 
+RequestRecord* g_record = nullptr;  // this connection's, if the parent keeps one
+
+// The access line is out: the parent has nothing to write for this request.
+void access_line_written() {
+  if (g_record != nullptr) g_record->pending.store(0, std::memory_order_release);
+}
+
 // The phase alarm. While the handler runs, SIGALRM is due --handler-timeout
 // seconds after it started; once the response head goes out, it is re-armed
 // for --write-timeout, and it stays armed until the child exits, so not even
@@ -189,11 +197,36 @@ void on_phase_alarm(int) {
   char* line = g_alarm.access_line.data();
   char* end = append_access_suffix(line + a.access_prefix_length, status, body_bytes, a.access_trailer);
   append_log_line(LogStream::Access, a.access_log_fd, {line, static_cast<std::size_t>(end - line)});
+  access_line_written();
   count_response(status);
   end_child(0);
 }
 
-void start_response_phase() { ::alarm(g_alarm.write_timeout); }
+void start_response_phase() {
+  ::alarm(g_alarm.write_timeout);
+  if (g_record != nullptr) g_record->status.store(g_alarm.writer->status(), std::memory_order_relaxed);
+}
+
+// Fills the record the parent writes the access line from, should this
+// process end before it does.
+void open_record(RequestRecord* record, const AccessRecord& access) {
+  g_record = record;
+  if (record == nullptr) return;
+  auto copy = [](char* to, std::size_t size, std::string_view from) {
+    std::size_t n = std::min(from.size(), size - 1);
+    std::memcpy(to, from.data(), n);
+    to[n] = '\0';
+  };
+  record->status.store(0, std::memory_order_relaxed);
+  record->started = access.time;
+  copy(record->remote_addr, sizeof record->remote_addr, access.remote_addr);
+  copy(record->request_line, sizeof record->request_line, access.request_line);
+  record->has_referer = access.referer.has_value();
+  copy(record->referer, sizeof record->referer, access.referer.value_or(""));
+  record->has_user_agent = access.user_agent.has_value();
+  copy(record->user_agent, sizeof record->user_agent, access.user_agent.value_or(""));
+  record->pending.store(1, std::memory_order_release);
+}
 
 void install_phase_alarm(unsigned seconds) {
   // Again for every connection a worker serves: a handler may have changed it.
@@ -326,6 +359,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
                      int access_log_fd) {
   UniqueFd socket_fd(connection.fd);
   g_alarm.response_done = 0;
+  g_record = nullptr;
   std::time_t started = std::time(nullptr);
 
   ConnectionInfo info{to_endpoint(connection.peer), {}};
@@ -383,13 +417,19 @@ int serve_connection(const Connection& connection, const Config& config, const f
     if (const http::HeaderField* referer = parsed.head.find("Referer")) record.referer = referer->value;
     if (const http::HeaderField* agent = parsed.head.find("User-Agent")) record.user_agent = agent->value;
   }
+  open_record(connection.record, record);
   std::string access_prefix = format_access_prefix(record);
   std::string access_trailer = format_access_trailer(record, config.log_format);
   // From the raw line, so that a HEAD whose head was refused gets no body either.
   RequestContext ctx(connection.fd, context, request_line.starts_with("HEAD "), config);
 
   bool request_read_to_end = false;
-  if (early_status == 0) {
+  if (early_status == 0 && is_status_request(parsed.head, config)) {
+    g_alarm.response_done = 1;  // as for an error answer: the alarm only bounds the response
+    install_phase_alarm(static_cast<unsigned>(config.write_timeout));
+    serve_status_page(ctx.writer, parsed.head, connection.peer, config, connection.listen_queue);
+    request_read_to_end = received.size == parsed.head_length && parsed.head.content_length.value_or(0) == 0;
+  } else if (early_status == 0) {
     write_label(connection, parsed.head);
     request_read_to_end =
         run_handler(ctx, module, environ, received, config, access_log_fd, access_prefix, access_trailer);
@@ -405,6 +445,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
   char* suffix_end =
       append_access_suffix(suffix.data(), ctx.writer.status(), ctx.writer.body_bytes(), access_trailer);
   append_log_line(LogStream::Access, access_log_fd, access_prefix.append(suffix.data(), suffix_end));
+  access_line_written();
   count_response(ctx.writer.status());
   if (!ctx.writer.aborted() && !request_read_to_end) linger_and_close(connection.fd);
   return 0;

@@ -45,6 +45,22 @@ std::string set_int(Int& field, std::string_view value, Int min, Int max, const 
   return {};
 }
 
+// Adds "ADDR[/BITS], ..." to `blocks`.
+std::string add_cidrs(std::vector<Cidr>& blocks, std::string_view v) {
+  for (;;) {
+    std::size_t comma = v.find(',');
+    std::string_view item = v.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    std::string error;
+    std::optional<Cidr> block = parse_cidr(item, &error);
+    if (!block) return error;
+    blocks.push_back(*block);
+    if (comma == std::string_view::npos) return {};
+    v.remove_prefix(comma + 1);
+  }
+}
+
 constexpr int kMaxSeconds = 24 * 60 * 60;
 // Each worker is a process holding one connection; beyond this a pool is
 // better served by the default mode.
@@ -171,20 +187,17 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) { return set_int(c.grace, v, 0, kMaxSeconds, "a number of seconds"); }},
     {"trust-proxy", "CIDR", "none",
      "proxies whose X-Forwarded-For gives REMOTE_ADDR: ADDR or ADDR/BITS, comma list, repeatable",
+     [](Config& c, std::string_view v) { return add_cidrs(c.trusted_proxies, v); }},
+    {"status-path", "PATH", "none",
+     "serve the server's counters at PATH (plain text; ?format=prometheus for Prometheus)",
      [](Config& c, std::string_view v) -> std::string {
-       for (;;) {
-         std::size_t comma = v.find(',');
-         std::string_view item = v.substr(0, comma);
-         while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-         while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-         std::string error;
-         std::optional<Cidr> block = parse_cidr(item, &error);
-         if (!block) return error;
-         c.trusted_proxies.push_back(*block);
-         if (comma == std::string_view::npos) return {};
-         v.remove_prefix(comma + 1);
-       }
+       if (!v.starts_with('/')) return quoted(v) + " is not a path (it must start with '/')";
+       c.status_path = v;
+       return {};
      }},
+    {"status-allow", "CIDR", "127.0.0.1,::1",
+     "peers that may read --status-path (others get 403): ADDR or ADDR/BITS, comma list, repeatable",
+     [](Config& c, std::string_view v) { return add_cidrs(c.status_allow, v); }},
     {"syslog", nullptr, "off",
      "send the server's error messages to syslog (facility daemon) instead of the error log",
      [](Config& c, std::string_view) -> std::string {
@@ -320,6 +333,7 @@ CommandLine parse_command_line(int argc, char* const argv[]) {
       return result;
     }
   }
+  if (result.config.status_allow.empty()) (void)add_cidrs(result.config.status_allow, "127.0.0.1,::1");
   if (::optind < argc) {
     result.action = CommandLine::Action::Fail;
     result.error = "unexpected argument " + quoted(argv[::optind]);

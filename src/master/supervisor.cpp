@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "connection/child.hpp"
+#include "core/stats.hpp"
 #include "master/worker.hpp"
 
 namespace forkserve {
@@ -38,6 +39,7 @@ constexpr std::size_t kLabelSize = 124;
 struct SharedSlot {
   char label[kLabelSize];
   WorkerStatus worker;
+  RequestRecord request;  // for the access line, should the child die before writing it
 };
 
 // Signal state. Every signal the parent handles is blocked except inside
@@ -73,7 +75,8 @@ void on_sigchld(int) {
       g_slots[i].pid = 0;
       g_live = g_live - 1;
       bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      if (clean) break;
+      // exit(0) from a handler mid-request is no clean end either.
+      if (clean && g_shared[i].request.pending.load(std::memory_order_acquire) == 0) break;
       if (g_abnormal_count < static_cast<sig_atomic_t>(std::size(g_abnormal_exits))) {
         g_abnormal_exits[g_abnormal_count] = {i, pid, status};
         g_abnormal_count = g_abnormal_count + 1;
@@ -100,6 +103,9 @@ constexpr std::string_view kUnavailable =
 // How long the parent stops accepting after running out of descriptors,
 // memory or processes, so it does not spin on the same failure.
 constexpr timespec kResourceBackoff{0, 100'000'000};
+
+// While flood counts wait to be written, the parent wakes at least this often.
+constexpr timespec kFloodFlushInterval{1, 0};
 
 // Connections accepted per wake-up before going back to ppoll() to reap.
 constexpr int kAcceptBatch = 8;
@@ -222,6 +228,8 @@ class Supervisor {
       ::sigprocmask(SIG_SETMASK, &blocked_mask_, nullptr);
     }
     report_abnormal_exits();  // before any new child can take a freed slot
+    if (!workers_mode()) stats().busy.store(g_live, std::memory_order_relaxed);
+    floods_pending_ = flush_floods();  // the counts of a flood whose last line was not followed by another
     if (g_reopen_requested) {
       g_reopen_requested = 0;
       // Workers reopen theirs before their next connection, and idle ones
@@ -236,6 +244,7 @@ class Supervisor {
       std::string message;
       HandlerModule::Reload outcome = module_.reload(message);
       log_error(message);
+      if (outcome != HandlerModule::Reload::Failed) stats().reloads.fetch_add(1, std::memory_order_relaxed);
       if (!workers_mode()) {
         module_.commit();  // children forked from now on run it
       } else if (outcome != HandlerModule::Reload::Failed) {
@@ -260,6 +269,9 @@ class Supervisor {
       timespec until_next_check{};
       const timespec* timeout = backing_off_ ? &kResourceBackoff : nullptr;
       if (!backing_off_ && g_live > 0) timeout = &(until_next_check = time_until(next_kill_check_));
+      if (floods_pending_ && (timeout == nullptr || timeout->tv_sec >= kFloodFlushInterval.tv_sec)) {
+        timeout = &kFloodFlushInterval;
+      }
       bool listen = !full && !backing_off_;
       backing_off_ = false;
       if (wait_for_event(listen, timeout) > 0 && listen && accept_connections() && saturated) {
@@ -323,15 +335,19 @@ class Supervisor {
     connection.label = g_shared[slot].label;
     connection.label[0] = '\0';
     connection.label_size = kLabelSize;
+    g_shared[slot].request.pending.store(0);
+    connection.record = &g_shared[slot].request;
     pid_t pid = ::fork();
     if (pid == 0) {
       prepare_child();
+      if (!config_.status_path.empty()) connection.listen_queue = read_listen_queue(listener_fds_);
       listeners_.clear();
       const forkserve_module& module = module_.get();
       if (module.post_fork) module.post_fork();
       end_child(serve_connection(connection, config_, module, logs_.access_fd()));
     }
     if (pid < 0) {
+      stats().fork_failures.fetch_add(1, std::memory_order_relaxed);
       ::send(connection.fd, kUnavailable.data(), kUnavailable.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       back_off(std::string("fork: ") + std::strerror(errno));
     } else {
@@ -363,21 +379,46 @@ class Supervisor {
     }
   }
 
+  // The access line of a request whose process ended before writing it,
+  // from what the parent knows: the request, and the status sent (500 and
+  // no size if none). The record was written by the child: every field is
+  // bounded here, and format_access_line escapes every byte.
+  void write_access_line_for(RequestRecord& request) {
+    if (request.pending.exchange(0, std::memory_order_acquire) == 0) return;
+    auto text = [](const char* field, std::size_t size) { return std::string_view(field, strnlen(field, size)); };
+    int status = request.status.load(std::memory_order_relaxed);
+    if (status < 100 || status > 599) status = 500;
+    AccessRecord record{text(request.remote_addr, sizeof request.remote_addr), static_cast<std::time_t>(request.started),
+                        text(request.request_line, sizeof request.request_line), status, 0};
+    if (request.has_referer) record.referer = text(request.referer, sizeof request.referer);
+    if (request.has_user_agent) record.user_agent = text(request.user_agent, sizeof request.user_agent);
+    append_log_line(LogStream::Access, logs_.access_fd(), format_access_line(record, config_.log_format));
+    count_response(status);
+  }
+
   void report_abnormal_exits() {
     for (sig_atomic_t i = 0; i < g_abnormal_count; ++i) {
       const ExitRecord& exit = g_abnormal_exits[i];
-      if (workers_mode()) count_boot_failure(exit.slot);
+      SharedSlot& shared = g_shared[exit.slot];
+      if (workers_mode()) {
+        count_boot_failure(exit.slot);
+        // It died with a connection in hand, so it did not count itself idle.
+        if (shared.worker.busy_until_ns.load(std::memory_order_relaxed) != 0) {
+          stats().busy.fetch_sub(1, std::memory_order_relaxed);
+        }
+      }
+      if (!stopping_) stats().handler_crashes.fetch_add(1, std::memory_order_relaxed);
+      write_access_line_for(shared.request);
       std::string message = process_noun() + (" " + std::to_string(exit.pid));
       if (const char* label = g_shared[exit.slot].label; label[0] != '\0') {
-        std::string text(label, strnlen(label, kLabelSize));
-        for (char& c : text) {
-          if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // the child wrote it
-        }
-        message.append(" (").append(text).append(")");
+        // The child wrote it; log_error escapes any control byte in it.
+        message.append(" (").append(label, strnlen(label, kLabelSize)).append(")");
       }
       if (WIFSIGNALED(exit.status)) {
         int sig = WTERMSIG(exit.status);
         message += " killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
+      } else if (WEXITSTATUS(exit.status) == 0) {
+        message += " exited with status 0 before its response was logged (exit() in the handler?)";
       } else {
         message += " exited with status " + std::to_string(WEXITSTATUS(exit.status));
       }
@@ -517,6 +558,7 @@ class Supervisor {
     shared.worker.connections.store(0);
     shared.worker.busy_until_ns.store(0);
     shared.worker.ready.store(0);
+    shared.request.pending.store(0);
     const WorkerSet& set = worker_sets_.back();
     pid_t pid = ::fork();
     if (pid == 0) {
@@ -528,10 +570,11 @@ class Supervisor {
         if (other.generation != set.generation) ::close(other.stop_read.get());
       }
       run_worker({listener_fds_, &config_, &module_.get(), &logs_, &shared.worker, g_workers_shared,
-                  set.stop_read.get(), reopen_wake_.get(), shared.label, kLabelSize});
+                  set.stop_read.get(), reopen_wake_.get(), shared.label, kLabelSize, &shared.request});
     }
     fork_failing_ = pid < 0;
     if (pid < 0) {
+      stats().fork_failures.fetch_add(1, std::memory_order_relaxed);
       back_off(std::string("fork: ") + std::strerror(errno));
       respawn_at_ = Clock::now() + std::chrono::nanoseconds(kResourceBackoff.tv_nsec);
       return false;
@@ -658,6 +701,7 @@ class Supervisor {
   sigset_t poll_mask_{};      // inside ppoll(): the handled signals open
   int next_slot_ = 0;
   bool backing_off_ = false;
+  bool floods_pending_ = false;  // flood counts still to be written (flush_floods)
   std::time_t last_backoff_log_ = 0;
 };
 

@@ -10,6 +10,8 @@
 #include <ctime>
 #include <string>
 
+#include "core/stats.hpp"
+
 namespace forkserve {
 namespace {
 
@@ -92,9 +94,13 @@ void run_worker(const WorkerSetup& setup) {
       connection.accepted_at = Clock::now();
       connection.label = setup.label;
       connection.label_size = setup.label_size;
+      if (!config.status_path.empty()) connection.listen_queue = read_listen_queue(setup.listener_fds);
       setup.status->connections.store(++served, std::memory_order_relaxed);
       setup.status->busy_until_ns.store(steady_ns(connection.accepted_at + limit), std::memory_order_relaxed);
+      connection.record = setup.record;
+      stats().busy.fetch_add(1, std::memory_order_relaxed);
       serve_connection(connection, config, *setup.module, setup.logs->access_fd());
+      stats().busy.fetch_sub(1, std::memory_order_relaxed);
       disarm_phase_alarm();
       ::sigprocmask(SIG_SETMASK, &mask, nullptr);
       setup.label[0] = '\0';  // idle: should it die now, it was serving nothing

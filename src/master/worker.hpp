@@ -44,6 +44,7 @@ struct WorkerSetup {
   int reopen_wake_fd;  // an eventfd the parent writes at SIGUSR1
   char* label;         // shared, as Connection::label
   std::size_t label_size;
+  RequestRecord* record;  // shared, as Connection::record
 };
 
 // Runs in the worker right after fork(); never returns. Stops after the
