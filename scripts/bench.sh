@@ -2,7 +2,9 @@
 # Measures forkserve on 127.0.0.1 against the limits of its design and other
 # small servers, and prints Markdown tables. Results are printed, not asserted.
 #   scripts/bench.sh          3 interleaved rounds and the microbenchmarks (about 10 minutes)
-#   scripts/bench.sh --quick  one short round, for development (under a minute)
+#   scripts/bench.sh --quick  one short round, for development (a few minutes)
+#   scripts/bench.sh --large  only the large-file rounds (3 rounds, a few minutes)
+#   scripts/bench.sh [--full|--quick] --only REGEX   only the rows whose label matches (and fork_min)
 #
 # Builds in Release (build-bench/) and installs, if missing, ab (apache2-utils)
 # and Google Benchmark, then the optional peers: wrk, busybox, mini-httpd,
@@ -19,8 +21,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/deps.sh"
 export PATH="$PATH:/usr/sbin:/sbin"
 
+# --only REGEX (after the mode) keeps the rows whose label matches, plus fork_min:
+#   scripts/bench.sh --quick --only 'CGI|cgi'
+only=""
+if [ "${2:-}" = --only ] && [ -n "${3:-}" ]; then only=$3; fi
+large_only=false
 case "${1:-}" in
-  "")
+  "" | --full | --large)
+    [ "${1:-}" = --large ] && large_only=true
     quick=false
     rounds=3
     declare -A requests=([1]=5000 [16]=15000 [128]=15000)
@@ -35,7 +43,7 @@ case "${1:-}" in
     time_cap=3
     micro_args=(--benchmark_min_time=0.05)
     ;;
-  *) echo "usage: scripts/bench.sh [--quick]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [--full|--quick|--large] [--only REGEX]" >&2; exit 2 ;;
 esac
 concurrencies=(1 16 128)
 dir=$root/build-bench
@@ -138,6 +146,15 @@ chmod 755 "$tmp" "$www"
 chown nobody:nogroup "$run" 2>/dev/null || chmod 777 "$run"
 printf 'Hello, World!' >"$www/13.txt"
 head -c 65536 /dev/zero | tr '\0' 'x' >"$www/64k.txt"
+# The large-file rounds' files (random, so no layer can compress them).
+large_files=(1m.bin 256m.bin)
+declare -A large_bytes=([1m.bin]=$((1 << 20)) [256m.bin]=$((256 << 20)))
+for file in "${large_files[@]}"; do head -c "${large_bytes[$file]}" /dev/urandom >"$www/$file"; done
+# The CGI round: the same 13 bytes from a compiled program and from a shell script.
+mkdir -p "$www/cgi-bin"
+cp "$bin/cgi_hello" "$www/cgi-bin/hello"
+printf '#!/bin/sh\nprintf '"'"'Content-Type: text/plain\\r\\n\\r\\nHello, World!'"'"'\n' >"$www/cgi-bin/hello.sh"
+chmod 755 "$www/cgi-bin" "$www/cgi-bin/hello" "$www/cgi-bin/hello.sh"
 
 port=18400
 # Sets $port to the next port nobody on this machine listens on.
@@ -191,6 +208,7 @@ start_server() {
 
 start_server fork_min - "$bin/fork_min" @PORT@
 start_server nofork_min - "$bin/nofork_min" @PORT@
+start_server cgi_min - "$bin/cgi_min" @PORT@ "$www/cgi-bin/hello"
 forkserve_common=(--host 127.0.0.1 --port @PORT@ --max-children 256 --error-log "$run/forkserve-error.log")
 start_server forkserve_hello - "$dir/forkserve" "${forkserve_common[@]}" \
   --handler "$dir/examples/hello.so" --access-log "$run/forkserve-hello-access.log"
@@ -200,6 +218,11 @@ start_server forkserve_static - "$dir/forkserve" "${forkserve_common[@]}" \
 start_server forkserve_workers - "$dir/forkserve" "${forkserve_common[@]}" --workers "$(nproc)" \
   --root "$www" --handler "$dir/examples/hello.so" --access-log "$run/forkserve-workers-access.log"
 
+start_server forkserve_cgi - "$dir/forkserve" "${forkserve_common[@]}" \
+  --root "$www" --cgi /cgi-bin/ --access-log "$run/forkserve-cgi-access.log"
+start_server forkserve_cgi_workers - "$dir/forkserve" "${forkserve_common[@]}" --workers "$(nproc)" \
+  --root "$www" --cgi /cgi-bin/ --access-log "$run/forkserve-cgi-workers-access.log"
+
 peer_missing() { say "$1 is not installed: skipping it"; }
 if command -v busybox >/dev/null && busybox --list 2>/dev/null | grep -x httpd >/dev/null; then
   start_server busybox - busybox httpd -f -p 127.0.0.1:@PORT@ -h "$www" -u nobody:nogroup
@@ -207,7 +230,7 @@ else
   peer_missing "busybox httpd"
 fi
 if command -v mini_httpd >/dev/null; then
-  start_server mini_httpd - mini_httpd -D -h 127.0.0.1 -p @PORT@ -d "$www" -u nobody \
+  start_server mini_httpd - mini_httpd -D -h 127.0.0.1 -p @PORT@ -d "$www" -u nobody -c 'cgi-bin/*' \
     -l "$run/mini_httpd-access.log" -i "$run/mini_httpd.pid"
 else
   peer_missing mini_httpd
@@ -217,6 +240,11 @@ if command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_mpm_prefor
 else
   peer_missing "apache2 (prefork)"
 fi
+if command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_cgid.so ]; then
+  start_server apache_cgid apache2-cgid.conf apache2 -f @CONFIG@ -DFOREGROUND
+else
+  peer_missing "apache2 (mod_cgid)"
+fi
 if command -v nginx >/dev/null; then
   start_server nginx nginx.conf nginx -p "$run" -e "$run/nginx-error.log" -c @CONFIG@
 else
@@ -224,6 +252,7 @@ else
 fi
 if command -v lighttpd >/dev/null; then
   start_server lighttpd lighttpd.conf lighttpd -D -f @CONFIG@
+  start_server lighttpd_cgi lighttpd-cgi.conf lighttpd -D -f @CONFIG@
 else
   peer_missing lighttpd
 fi
@@ -239,6 +268,7 @@ declare -A target_server target_path
 add_target() {
   local label=$1 server=$2 path=$3 bytes=$4
   [ -n "${server_pid[$server]:-}" ] || return 0
+  if [ -n "$only" ] && [ "$label" != fork_min ] && ! [[ $label =~ $only ]]; then return 0; fi
   local answer
   answer=$(curl -s -o /dev/null --max-time 5 -w '%{http_code} %{size_download}' \
     "http://127.0.0.1:${server_port[$server]}$path" || true)
@@ -263,6 +293,19 @@ add_target "mini_httpd 64 KiB" mini_httpd /64k.txt 65536
 add_target "apache prefork 13 B" apache_prefork /13.txt 13
 add_target "nginx 13 B" nginx /13.txt 13
 add_target "lighttpd 13 B" lighttpd /13.txt 13
+# The CGI round: a compiled program (C) and a shell script (sh), 13 bytes each.
+add_target "cgi_min C" cgi_min /cgi-bin/hello 13
+add_target "forkserve CGI C" forkserve_cgi /cgi-bin/hello 13
+add_target "forkserve CGI sh" forkserve_cgi /cgi-bin/hello.sh 13
+add_target "forkserve --workers CGI C" forkserve_cgi_workers /cgi-bin/hello 13
+add_target "busybox CGI C" busybox /cgi-bin/hello 13
+add_target "busybox CGI sh" busybox /cgi-bin/hello.sh 13
+add_target "mini_httpd CGI C" mini_httpd /cgi-bin/hello 13
+add_target "mini_httpd CGI sh" mini_httpd /cgi-bin/hello.sh 13
+add_target "lighttpd mod_cgi C" lighttpd_cgi /cgi-bin/hello 13
+add_target "lighttpd mod_cgi sh" lighttpd_cgi /cgi-bin/hello.sh 13
+add_target "apache mod_cgid C" apache_cgid /cgi-bin/hello 13
+add_target "apache mod_cgid sh" apache_cgid /cgi-bin/hello.sh 13
 
 # Resident memory of a server's main process, in KiB, from /proc.
 status_kib() { awk -v field="$2:" '$1 == field { print $2 }' "/proc/$1/status" 2>/dev/null || echo -; }
@@ -321,8 +364,69 @@ measure() {
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started_at=$(date +%s)
 for ((round = 1; round <= rounds; round++)); do
+  $large_only && break
   for label in "${targets[@]}"; do
     for c in "${concurrencies[@]}"; do measure "$round" "$label" "$c"; done
+  done
+done
+
+# --- large files: throughput ----------------------------------------------------
+# Each of these servers serves 1m.bin and 256m.bin; C curl processes each fetch
+# the file a number of times (a new connection each, as every server closes),
+# all timed together: MB/s is every byte received over the wall time.
+large_servers=(forkserve_static nginx lighttpd busybox mini_httpd)
+large_concurrencies=(1 8)
+if $quick; then
+  declare -A large_downloads=([1m.bin]=40 [256m.bin]=1)
+else
+  declare -A large_downloads=([1m.bin]=200 [256m.bin]=3)
+fi
+large_results=$tmp/large.tsv  # round, server, file, c, MB/s
+: >"$large_results"
+large_ready=()
+for server in "${large_servers[@]}"; do
+  [ -n "${server_pid[$server]:-}" ] || continue
+  answer=$(curl -s -o /dev/null --max-time 20 -w '%{http_code} %{size_download}' \
+    "http://127.0.0.1:${server_port[$server]}/1m.bin" || true)
+  if [ "$answer" = "200 ${large_bytes[1m.bin]}" ]; then
+    large_ready+=("$server")
+  else
+    say "$server: GET /1m.bin answered '$answer': no large-file rows for it"
+  fi
+done
+# transfer ROUND SERVER FILE C — one timed run, appended to $large_results.
+transfer() {
+  local round=$1 server=$2 file=$3 c=$4
+  local bytes=${large_bytes[$file]} url="http://127.0.0.1:${server_port[$server]}/$file"
+  local n=${large_downloads[$file]}
+  [ "$c" -gt 1 ] && [ "$file" = 1m.bin ] && n=$((large_downloads[$file] / 2))
+  local args=() i pids=()
+  for ((i = 0; i < n; i++)); do args+=(-o /dev/null "$url"); done
+  local start end
+  start=$(date +%s%N)
+  for ((i = 0; i < c; i++)); do
+    curl -s --max-time 300 -w '%{http_code} %{size_download}\n' "${args[@]}" >"$tmp/client.$i" &
+    pids+=("$!")
+  done
+  for i in "${pids[@]}"; do wait "$i" || true; done
+  end=$(date +%s%N)
+  local complete
+  complete=$(cat "$tmp"/client.* | grep -c "^200 $bytes\$" || true)
+  rm -f "$tmp"/client.*
+  local rate=-
+  if [ "$complete" -eq $((c * n)) ]; then
+    rate=$(awk -v b="$((c * n))" -v size="$bytes" -v ns="$((end - start))" 'BEGIN { printf("%.0f", b * size / ns * 1000) }')
+  else
+    say "round $round: $server $file c=$c: $complete of $((c * n)) downloads complete"
+  fi
+  say "round $round/$rounds: $server $file c=$c: $rate MB/s"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$file" "$c" "$rate" >>"$large_results"
+}
+for ((round = 1; round <= rounds; round++)); do
+  for file in "${large_files[@]}"; do
+    for c in "${large_concurrencies[@]}"; do
+      for server in "${large_ready[@]}"; do transfer "$round" "$server" "$file" "$c"; done
+    done
   done
 done
 declare -A rss_end hwm_end
@@ -335,7 +439,7 @@ done
 # a short cross-check of ab's figures, full run only.
 wrk_results=$tmp/wrk.tsv
 : >"$wrk_results"
-if ! $quick && command -v wrk >/dev/null; then
+if ! $quick && ! $large_only && command -v wrk >/dev/null; then
   for label in fork_min "forkserve hello"; do
     [ -n "${target_server[$label]:-}" ] || continue
     server=${target_server[$label]}
@@ -354,16 +458,18 @@ if ! $quick && command -v wrk >/dev/null; then
       END { printf("%s\t%s\t%s\t%s\t%s\n", label, rps, p50, p99, errors == "" ? "none" : errors) }
     ' "$tmp/wrk.out" >>"$wrk_results"
   done
-elif ! $quick; then
+elif ! $quick && ! $large_only; then
   say "wrk is not installed: no cross-check"
 fi
 
 # --- microbenchmarks ----------------------------------------------------------
 
-say "microbenchmarks"
 micro_csv=$tmp/micro.csv
-"$bin/forkserve_microbench" "${micro_args[@]}" --benchmark_out="$micro_csv" --benchmark_out_format=csv >&2 ||
-  say "forkserve_microbench failed"
+if ! $large_only; then
+  say "microbenchmarks"
+  "$bin/forkserve_microbench" "${micro_args[@]}" --benchmark_out="$micro_csv" --benchmark_out_format=csv >&2 ||
+    say "forkserve_microbench failed"
+fi
 elapsed=$(($(date +%s) - started_at))
 
 # --- the report (standard output: Markdown) -----------------------------------
@@ -371,10 +477,16 @@ elapsed=$(($(date +%s) - started_at))
 printf '%s\n' "${targets[@]}" >"$tmp/targets.txt"
 echo "## forkserve bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
-echo "$("$dir/forkserve" --version 2>/dev/null | head -n 1) (Release), Linux $(uname -r), $(nproc) cores," \
-  "load average before $load_before; $rounds round(s) of every server in turn, each with" \
-  "\`ab -n ${requests[1]}/${requests[16]}/${requests[128]} -c 1/16/128\` (new connection per request," \
-  "at most ${time_cap} s per run), ${elapsed} s in all."
+if $large_only; then
+  echo "$("$dir/forkserve" --version 2>/dev/null | head -n 1) (Release), Linux $(uname -r), $(nproc) cores," \
+    "load average before $load_before; $rounds round(s) of the large-file runs only, ${elapsed} s in all."
+else
+  echo "$("$dir/forkserve" --version 2>/dev/null | head -n 1) (Release), Linux $(uname -r), $(nproc) cores," \
+    "load average before $load_before; $rounds round(s) of every server in turn, each with" \
+    "\`ab -n ${requests[1]}/${requests[16]}/${requests[128]} -c 1/16/128\` (new connection per request," \
+    "at most ${time_cap} s per run), ${elapsed} s in all."
+fi
+if ! $large_only; then
 echo
 echo "Medians over the rounds; ×fork_min is the median of each round's ratio to fork_min in that round" \
   "(req/s: above 1 is faster; latency: above 1 is slower). Failed: summed over the rounds (ab's failed" \
@@ -421,10 +533,18 @@ awk -F'\t' '
         show(median(v3, n3), "%.2f"), show(median(r3, m3), "%.2f"),
         failed[label, c] + 0, ((label, c) in peak) ? peak[label, c] " (" zombies[label, c] + 0 ")" : "-")
     }
-    # The pre-forked mode against the servers it is meant to outrun: the
+    # The pre-forked mode against the servers it is meant to outrun, and the
+    # CGI round against the peers that run CGI and against cgi_min: the
     # median of each round'"'"'s req/s ratio (above 1: forkserve is faster).
-    ours = "forkserve --workers hello"
-    npeers = split("apache prefork 13 B|nginx 13 B|lighttpd 13 B", peers, "|")
+    ratio_table("forkserve --workers hello", "apache prefork 13 B|nginx 13 B|lighttpd 13 B")
+    ratio_table("forkserve CGI C", "cgi_min C|busybox CGI C|mini_httpd CGI C|lighttpd mod_cgi C|apache mod_cgid C")
+    ratio_table("forkserve --workers CGI C", "cgi_min C|busybox CGI C|mini_httpd CGI C|lighttpd mod_cgi C|apache mod_cgid C")
+    ratio_table("forkserve CGI sh", "busybox CGI sh|mini_httpd CGI sh|lighttpd mod_cgi sh|apache mod_cgid sh")
+  }
+  function ratio_table(ours, peer_list,    npeers, peers, header, rule, p, k, c, row, q, m, r, x, y, measured) {
+    for (k = 1; k <= ncs; k++) for (r = 1; r <= rounds; r++) if (number(rps[r, ours, cs[k]])) measured = 1
+    if (!measured) return  # not in this run (--only, or the server did not start)
+    npeers = split(peer_list, peers, "|")
     header = "| c |"; rule = "|---:|"
     for (p = 1; p <= npeers; p++) { header = header " " ours " ÷ " peers[p] " |"; rule = rule "---:|" }
     print ""; print header; print rule
@@ -452,6 +572,52 @@ echo "|---|---:|---:|---:|"
 for server in "${servers[@]}"; do
   echo "| $server | ${rss_start[$server]} | ${rss_end[$server]} | ${hwm_end[$server]} |"
 done
+fi
+
+if [ -s "$large_results" ]; then
+  echo
+  echo "Large files: MB/s (10^6 bytes per second) received by C concurrent curl processes, each" \
+    "fetching the file ${large_downloads[1m.bin]} (1 MiB; half that each at c=8) or" \
+    "${large_downloads[256m.bin]} (256 MiB) times over new connections; median over the rounds, and in" \
+    "brackets the median of each round's ratio to nginx in that round (above 1: faster than nginx)."
+  echo
+  printf '%s\n' "${large_ready[@]}" >"$tmp/large-servers.txt"
+  awk -F'\t' '
+    function median(list, count,    i, j, t, a) {
+      if (count == 0) return "-"
+      for (i = 1; i <= count; i++) a[i] = list[i]
+      for (i = 2; i <= count; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return count % 2 ? a[(count + 1) / 2] : (a[count / 2] + a[count / 2 + 1]) / 2
+    }
+    FNR == NR { order[++nservers] = $0; next }
+    {
+      if ($1 > rounds) rounds = $1
+      key = $3 SUBSEP $4
+      if (!(key in seen)) { seen[key] = 1; rows[++nrows] = key }
+      rate[$1, $2, $3, $4] = $5
+    }
+    END {
+      header = "| file | c |"; rule = "|---|---:|"
+      for (s = 1; s <= nservers; s++) { header = header " " order[s] " |"; rule = rule "---:|" }
+      print header; print rule
+      for (k = 1; k <= nrows; k++) {
+        split(rows[k], part, SUBSEP); file = part[1]; c = part[2]
+        line = "| " (file == "1m.bin" ? "1 MiB" : "256 MiB") " | " c " |"
+        for (s = 1; s <= nservers; s++) {
+          split("", v); split("", q); n = m = 0
+          for (r = 1; r <= rounds; r++) {
+            x = rate[r, order[s], file, c]; y = rate[r, "nginx", file, c]
+            if (x != "-" && x != "") { v[++n] = x; if (y != "-" && y != "" && y > 0) q[++m] = x / y }
+          }
+          cell = median(v, n)
+          if (cell != "-") cell = sprintf("%.0f", cell) (m ? sprintf(" (%.2f)", median(q, m)) : "")
+          line = line " " cell " |"
+        }
+        print line
+      }
+    }
+  ' "$tmp/large-servers.txt" "$large_results"
+fi
 
 if [ -s "$wrk_results" ]; then
   echo
@@ -506,4 +672,5 @@ if [ -s "$micro_csv" ]; then
 fi
 mkdir -p "$dir"
 cp "$results" "$dir/bench-last.tsv"
+if [ -s "$large_results" ]; then cp "$large_results" "$dir/bench-large-last.tsv"; fi
 say "per-round figures: $dir/bench-last.tsv"

@@ -3,9 +3,12 @@
 # if missing).
 #   scripts/test.sh             the test suite
 #   scripts/test.sh --sanitize  the same suite built with ASan + UBSan
-#   scripts/test.sh --with-peers  also installs nginx and ab (apache2-utils)
-#                                 first, so the tests of forkserve behind nginx
-#                                 and under ab's load run instead of skipping
+#   scripts/test.sh --with-peers  also installs nginx, ab (apache2-utils), wget,
+#                                 git, php-cgi and python3 first, so the tests
+#                                 of forkserve behind nginx, under ab's load,
+#                                 resumed by wget -c, read back by Python's
+#                                 email and json packages, and of real CGI
+#                                 programs run instead of skipping
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/deps.sh"
@@ -20,7 +23,7 @@ for arg in "$@"; do
       flags=(-DCMAKE_BUILD_TYPE=Debug -DFORKSERVE_WERROR=ON -DFORKSERVE_SANITIZE=ON)
       export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
       ;;
-    --with-peers) peers=(nginx apache2-utils) ;;
+    --with-peers) peers=(nginx apache2-utils wget git php-cgi python3) ;;
     *) echo "usage: scripts/test.sh [--sanitize] [--with-peers]" >&2; exit 2 ;;
   esac
 done

@@ -5,22 +5,25 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <span>
-#include <cstring>
-#include <ctime>
 #include <string>
 #include <vector>
 
 #include "connection/environ.hpp"
-#include "http/date.hpp"
-#include "http/response.hpp"
-#include "http/request_parser.hpp"
-#include "core/log.hpp"
-#include "core/stats.hpp"
+#include "connection/request_body.hpp"
 #include "connection/response_writer.hpp"
 #include "connection/status_page.hpp"
+#include "core/log.hpp"
+#include "core/stats.hpp"
+#include "handlers/cgi.hpp"
+#include "http/date.hpp"
+#include "http/request_parser.hpp"
+#include "http/response.hpp"
+#include "http/url.hpp"
 #include "net/trusted_proxies.hpp"
 
 namespace forkserve {
@@ -32,6 +35,10 @@ namespace {
 // when the request was not read to its end.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
+// A CGI program's local redirects followed for one request, at most: enough
+// for a front controller, and a loop between programs ends.
+constexpr int kMaxLocalRedirects = 5;
+
 // Everything the callbacks of forkserve_request need; `server` points here.
 struct RequestContext {
   RequestContext(int fd, std::string_view context, bool head_only, const Config& config)
@@ -39,16 +46,11 @@ struct RequestContext {
 
   int fd;
   std::string_view context;             // "GET /x HTTP/1.1" from 1.2.3.4, for error messages
-  std::string_view body_buffered;       // body bytes that arrived with the head
-  unsigned long long body_left = 0;     // still to be read from the socket
-  Deadline body_deadline{};
-  // Expect: 100-continue: the interim 100 goes out when the handler first
-  // asks for body bytes that have not arrived. A handler that answers
-  // without reading (413, 401, 404) sends its final status instead, and
-  // the client never uploads.
-  bool continue_pending = false;
+  std::optional<RequestBody> body;
+  bool body_hidden = false;      // after a CGI local redirect: the request served has no body
+  unsigned handler_timeout = 0;  // seconds the handler has once the whole body is in
   ResponseWriter writer;
-  int client_error = 0;  // 408 when the body timed out, so the answer is not a 500
+  int client_error = 0;  // 400/408/413 when reading the body failed, so the answer is not a 500
   std::string last_error;
 
   void log(std::string_view message) const {
@@ -66,33 +68,19 @@ int report(RequestContext& ctx, bool ok) {
 
 long long read_input(void* server, char* buffer, std::size_t size) {
   RequestContext& ctx = self(server);
-  if (size == 0) return 0;
-  if (!ctx.body_buffered.empty()) {
-    std::size_t n = std::min(size, ctx.body_buffered.size());
-    std::memcpy(buffer, ctx.body_buffered.data(), n);
-    ctx.body_buffered.remove_prefix(n);
-    return static_cast<long long>(n);
+  if (ctx.body_hidden) return 0;
+  bool arriving = !ctx.body->received_all();
+  if (ctx.writer.head_sent()) ctx.body->forgo_continue();
+  long long n = ctx.body->read({buffer, size});
+  if (n < 0) {
+    ctx.client_error = ctx.body->error_status();
+    ctx.last_error = ctx.body->error();
+    return n;
   }
-  if (ctx.body_left == 0) return 0;
-  if (ctx.continue_pending && !ctx.writer.head_sent()) {
-    ctx.continue_pending = false;
-    iovec interim{const_cast<char*>(http::kContinueResponse.data()), http::kContinueResponse.size()};
-    (void)write_all(ctx.fd, {&interim, 1}, ctx.body_deadline);  // if it fails, so will the read
-  }
-  std::size_t want = static_cast<std::size_t>(std::min<unsigned long long>(size, ctx.body_left));
-  IoResult result = read_some(ctx.fd, {buffer, want}, ctx.body_deadline);
-  if (result.status == IoStatus::Ok) {
-    ctx.body_left -= result.bytes;
-    return static_cast<long long>(result.bytes);
-  }
-  if (result.status == IoStatus::TimedOut) {
-    ctx.client_error = 408;
-    ctx.last_error = "request body timeout";
-  } else {
-    ctx.client_error = 400;
-    ctx.last_error = "client closed the connection before the end of the body";
-  }
-  return -1;
+  // The upload took the client's time, not the handler's: its deadline
+  // counts from now. (Once the response has started, its own phase runs.)
+  if (arriving && ctx.body->received_all() && !ctx.writer.head_sent()) ::alarm(ctx.handler_timeout);
+  return n;
 }
 
 void log_from_handler(void* server, const char* message, std::size_t size) {
@@ -154,7 +142,8 @@ void access_line_written() {
 }
 
 // The phase alarm. While the handler runs, SIGALRM is due --handler-timeout
-// seconds after it started; once the response head goes out, it is re-armed
+// seconds after it started, or after the request body is in if that came
+// later (the upload is bounded by --body-timeout, not the handler's); once the response head goes out, it is re-armed
 // for --write-timeout, and it stays armed until the child exits, so not even
 // a blocked access log can keep a child alive. When it fires during the
 // response, the child answers 503 if nothing was sent yet (else resets the
@@ -179,6 +168,7 @@ PhaseAlarm g_alarm;
 
 void on_phase_alarm(int) {
   const PhaseAlarm& a = g_alarm;
+  handlers::stop_cgi_program();  // a program still running goes first, and is reaped
   if (a.response_done) end_child(0);
   int status = 503;
   unsigned long long body_bytes = a.unavailable_body_bytes;
@@ -187,8 +177,7 @@ void on_phase_alarm(int) {
     stats().timeouts[static_cast<int>(TimeoutPhase::Handler)].fetch_add(1, std::memory_order_relaxed);
     log_error_signal_safe(a.handler_timeout_line);
   } else {
-    linger hard_close{1, 0};
-    ::setsockopt(a.client_fd, SOL_SOCKET, SO_LINGER, &hard_close, sizeof hard_close);
+    reset_on_close(a.client_fd);
     status = a.writer->status();
     body_bytes = a.writer->body_bytes();
     stats().timeouts[static_cast<int>(TimeoutPhase::Write)].fetch_add(1, std::memory_order_relaxed);
@@ -256,18 +245,18 @@ void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access
   a.access_trailer = access_trailer;
   a.access_line.resize(a.access_prefix_length + kAccessSuffixRoom + access_trailer.size());
 
-  install_phase_alarm(static_cast<unsigned>(config.handler_timeout));
+  // While the body is still to come, the handler's time starts when it is
+  // in (read_input re-arms), and the client has --body-timeout for it.
+  unsigned body_allowance = ctx.body->received_all() ? 0 : static_cast<unsigned>(config.body_timeout);
+  install_phase_alarm(static_cast<unsigned>(config.handler_timeout) + body_allowance);
 }
 
-// "GET /path" for the parent's log, should this child die; control bytes blanked.
+// "GET /path" for the parent's log, should this child die (which escapes it).
 void write_label(const Connection& connection, const http::RequestHead& head) {
   if (connection.label == nullptr || connection.label_size == 0) return;
   std::string label = std::string(head.method).append(" ").append(head.path);
   std::size_t n = std::min(label.size(), connection.label_size - 1);
-  for (std::size_t i = 0; i < n; ++i) {
-    auto c = static_cast<unsigned char>(label[i]);
-    connection.label[i] = c < 0x20 || c == 0x7f ? '?' : label[i];
-  }
+  std::copy_n(label.data(), n, connection.label);
   connection.label[n] = '\0';
 }
 
@@ -312,35 +301,145 @@ ReceivedHead read_head(int fd, const http::Limits& limits, Deadline deadline) {
   return head;
 }
 
-// Runs the handler under the phase alarm and completes the response. True if
-// the request was read to its end (so a plain close cannot cause an RST).
-bool run_handler(RequestContext& ctx, const forkserve_module& module, const EnvironResult& environ,
-                 const ReceivedHead& received, const Config& config, int access_log_fd,
-                 const std::string& access_prefix, const std::string& access_trailer) {
-  const http::RequestHead& head = received.parsed.head;
-  unsigned long long body_length = head.content_length.value_or(0);
-  std::string_view after_head = received.bytes().substr(received.parsed.head_length);
-  ctx.body_buffered = after_head.substr(0, std::min<unsigned long long>(after_head.size(), body_length));
-  ctx.body_left = body_length - ctx.body_buffered.size();
-  ctx.body_deadline = Clock::now() + std::chrono::seconds(config.body_timeout);
-  ctx.continue_pending = head.expects_continue() && ctx.body_buffered.empty() && ctx.body_left > 0;
-
+// The module's view of one request, over `variables`.
+void run_module(RequestContext& ctx, const forkserve_module& module, const EnvironVariables& variables) {
   std::vector<forkserve_pair> pairs;
-  pairs.reserve(environ.variables.size());
-  for (const auto& [name, value] : environ.variables) {
+  pairs.reserve(variables.size());
+  for (const auto& [name, value] : variables) {
     pairs.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
   }
-  forkserve_request request{pairs.data(), pairs.size(),  &ctx,         &read_input,   &log_from_handler,
-                            &start_response, &set_content_length, &write_body, &send_file, &headers_sent,
+  forkserve_request request{pairs.data(),    pairs.size(),        &ctx,        &read_input, &log_from_handler,
+                            &start_response, &set_content_length, &write_body, &send_file,  &headers_sent,
                             &last_error};
-  ctx.writer.on_head_sent(&start_response_phase);
-  arm_phase_alarm(config, ctx, access_log_fd, access_prefix, access_trailer);
   if (module.handle(&request) != FORKSERVE_OK) {
     ctx.writer.fail(ctx.client_error ? ctx.client_error : 500, "");
   } else if (!ctx.writer.finish()) {
     ctx.log(ctx.writer.error());
     ctx.writer.fail(500, "");
   }
+}
+
+// The CGI gateway's view of the connection.
+class CgiConnection final : public handlers::CgiExchange {
+ public:
+  explicit CgiConnection(RequestContext& ctx) : ctx_(ctx) {}
+
+  long long read_body(std::span<char> buffer) override {
+    if (ctx_.body_hidden) return 0;
+    long long n = read_input(&ctx_, buffer.data(), buffer.size());
+    if (n < 0) ctx_.log(ctx_.last_error);
+    return n;
+  }
+  bool start_response(std::string_view status, std::vector<http::OwnedHeader> headers) override {
+    if (ctx_.writer.start(status, std::move(headers), false)) return true;
+    ctx_.log("CGI response refused: " + ctx_.writer.error());
+    return false;
+  }
+  bool write_body(std::string_view data) override { return sent(ctx_.writer.write(data)); }
+  bool write_raw(std::string_view data, int status) override {
+    return sent(ctx_.writer.write_raw(data, status));
+  }
+  void log(std::string_view message) override { ctx_.log(message); }
+
+ private:
+  bool sent(bool ok) {
+    if (!ok) ctx_.log(ctx_.writer.error());
+    return ok;
+  }
+  RequestContext& ctx_;
+};
+
+// A program's local redirect (RFC 3875 §6.2.2): `variables` as for a GET of
+// `location` without a body.
+std::optional<EnvironVariables> redirected(EnvironVariables variables, std::string_view location) {
+  std::size_t question = location.find('?');
+  std::string_view raw_path = location.substr(0, question);
+  std::string_view query =
+      question == std::string_view::npos ? std::string_view{} : location.substr(question + 1);
+  std::optional<std::string> path = http::percent_decode(raw_path);
+  if (!path) return std::nullopt;
+  std::erase_if(variables,
+                [](const auto& v) { return v.first == "CONTENT_LENGTH" || v.first == "CONTENT_TYPE"; });
+  for (auto& [name, value] : variables) {
+    if (name == "REQUEST_METHOD" && value != "HEAD") value = "GET";
+    if (name == "PATH_INFO") value = *path;
+    if (name == "QUERY_STRING") value = query;
+    if (name == "REQUEST_URI") value = location;
+    if (name == "forkserve.raw_path") value = raw_path;
+  }
+  return variables;
+}
+
+std::string_view variable(const EnvironVariables& variables, std::string_view name) {
+  for (const auto& [n, value] : variables) {
+    if (n == name) return value;
+  }
+  return {};
+}
+
+// Serves the request with the CGI gateway when its path names a program
+// (following the program's local redirects), else with the module.
+void dispatch(RequestContext& ctx, const forkserve_module& module, EnvironVariables variables,
+              const Config& config) {
+  if (config.cgi_patterns.empty() && config.cgi_aliases.empty() && config.cgi_interpreters.empty()) {
+    return run_module(ctx, module, variables);
+  }
+  handlers::CgiRules rules{config.root, config.cgi_patterns, config.cgi_aliases, config.cgi_interpreters,
+                           config.cgi_env};
+  for (int hop = 0;; ++hop) {
+    handlers::CgiTarget target = handlers::find_cgi_target(rules, variable(variables, "forkserve.raw_path"));
+    switch (target.kind) {
+      case handlers::CgiTarget::Kind::None:
+        return run_module(ctx, module, variables);
+      case handlers::CgiTarget::Kind::Missing:
+        ctx.writer.fail(404, "no such CGI program");
+        return;
+      case handlers::CgiTarget::Kind::Forbidden:
+        ctx.log("CGI program " + target.script_filename + " is not executable, or lies outside the root");
+        ctx.writer.fail(403, "this CGI program cannot be run");
+        return;
+      case handlers::CgiTarget::Kind::Run:
+        break;
+    }
+    CgiConnection exchange(ctx);
+    handlers::CgiOutcome outcome = handlers::run_cgi(rules, target, variables, exchange);
+    switch (outcome.kind) {
+      case handlers::CgiOutcome::Kind::Done:
+        if (!ctx.writer.finish()) {
+          ctx.log(ctx.writer.error());
+          ctx.writer.fail(502, "");
+        }
+        return;
+      case handlers::CgiOutcome::Kind::Failed:
+        ctx.writer.fail(ctx.client_error ? ctx.client_error : outcome.status, "");
+        return;
+      case handlers::CgiOutcome::Kind::LocalRedirect:
+        break;
+    }
+    std::optional<EnvironVariables> next = redirected(std::move(variables), outcome.location);
+    if (hop == kMaxLocalRedirects || !next) {
+      ctx.log("CGI local redirect to " + outcome.location +
+              (next ? ": too many redirects" : ": invalid path"));
+      ctx.writer.fail(502, "");
+      return;
+    }
+    variables = std::move(*next);
+    ctx.body_hidden = true;  // the new request has no body
+  }
+}
+
+// Runs the handler under the phase alarm and completes the response. True if
+// the request was read to its end (so a plain close cannot cause an RST).
+bool run_handler(RequestContext& ctx, const forkserve_module& module, const EnvironResult& environ,
+                 const ReceivedHead& received, const Config& config, int access_log_fd,
+                 const std::string& access_prefix, const std::string& access_trailer) {
+  ctx.body.emplace(ctx.fd, received.parsed.head, received.bytes().substr(received.parsed.head_length),
+                   config.max_body_bytes, Clock::now() + std::chrono::seconds(config.body_timeout));
+  ctx.handler_timeout = static_cast<unsigned>(config.handler_timeout);
+
+  ctx.writer.on_head_sent(&start_response_phase);
+  arm_phase_alarm(config, ctx, access_log_fd, access_prefix, access_trailer);
+  dispatch(ctx, module, environ.variables, config);
   g_alarm.response_done = 1;
   if (ctx.client_error == 408) {
     stats().timeouts[static_cast<int>(TimeoutPhase::Body)].fetch_add(1, std::memory_order_relaxed);
@@ -349,8 +448,7 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
   } else if (ctx.client_error == 400) {
     log_flood(Flood::ClientReset, std::string(ctx.context) + ": " + ctx.last_error);
   }
-  return ctx.body_left == 0 && ctx.body_buffered.empty() &&
-         received.size == received.parsed.head_length + body_length;
+  return ctx.body->read_to_end();
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ namespace forkserve {
 // In memory shared with the parent, which reads it only after that process
 // has ended, bounds every length and escapes every byte it writes.
 struct RequestRecord {
+  std::atomic<std::uint32_t> serving{0};  // 1 while counted in stats().busy
   std::atomic<std::uint32_t> pending{0};  // 1 from the parsed head until the access line is out
   std::atomic<std::int32_t> status{0};    // the status sent, 0 until the head went out
   std::int64_t started = 0;               // unix seconds

@@ -110,6 +110,20 @@ bool ResponseWriter::write(std::string_view data) {
   return account(result);
 }
 
+bool ResponseWriter::write_raw(std::string_view data, int status) {
+  if (started_ && !head_sent_) return refuse("raw output after start_response");
+  if (!head_sent_) {
+    started_ = true;
+    status_code_ = status;
+    mark_head_sent();
+    deadline_ = Clock::now() + write_timeout_;
+  }
+  iovec part{const_cast<char*>(data.data()), data.size()};
+  IoResult result = write_all(fd_, {&part, 1}, deadline_);
+  body_bytes_ += result.bytes;
+  return account(result);
+}
+
 bool ResponseWriter::send_file(int file, off_t offset, unsigned long long length) {
   if (offset < 0) return refuse("negative file offset");
   if (!check_room(length)) return false;
@@ -140,8 +154,7 @@ int ResponseWriter::fail(int status, std::string_view detail) {
   if (head_sent_) {
     // Too late for an error page: reset the connection so the client sees a
     // failure rather than a short body it might trust.
-    linger hard_close{1, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard_close, sizeof hard_close);
+    reset_on_close(fd_);
     aborted_ = true;
     return status_code_;
   }

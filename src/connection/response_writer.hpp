@@ -28,6 +28,10 @@ class ResponseWriter {
   bool write(std::string_view data);
   bool send_file(int file, off_t offset, unsigned long long length);
 
+  // For a program that writes the whole response itself (CGI nph-): the
+  // bytes go out as they are; `status` is what the access log shows.
+  bool write_raw(std::string_view data, int status);
+
   // After the handler returned successfully: sends held headers and checks
   // the body was as long as declared. False if the response is incomplete.
   bool finish();

@@ -3,10 +3,13 @@
 #include <getopt.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
 #include <iterator>
 #include <optional>
 
+#include "http/request_parser.hpp"
+#include "http/response.hpp"
 #include "net/address.hpp"
 
 namespace forkserve {
@@ -33,7 +36,21 @@ std::optional<Int> to_int(std::string_view text, Int min, Int max) {
   return value;
 }
 
-std::string quoted(std::string_view v) { return "'" + std::string(v) + "'"; }
+// Appended rather than "'" + ...: GCC 12 at -O3 warns (-Wrestrict, a false
+// positive) about the inlined operator+.
+std::string quoted(std::string_view v) {
+  std::string out;
+  out.reserve(v.size() + 2);
+  out.append(1, '\'').append(v).append(1, '\'');
+  return out;
+}
+
+// "A=B" → {"A", "B"}; without '=', B is empty.
+std::pair<std::string_view, std::string_view> split_assignment(std::string_view v) {
+  std::size_t eq = v.find('=');
+  if (eq == std::string_view::npos) return {v, {}};
+  return {v.substr(0, eq), v.substr(eq + 1)};
+}
 
 template <typename Int>
 std::string set_int(Int& field, std::string_view value, Int min, Int max, const char* what) {
@@ -115,6 +132,49 @@ const Option kOptions[] = {
        if (c.handler_path.empty()) return "empty handler path";
        return {};
      }},
+    {"cgi", "PATTERN", "none",
+     "run matching files under --root as CGI programs: a URL-path prefix (/cgi-bin/) or a file-name pattern "
+     "(*.cgi); repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       if (v.empty() || (v.front() != '/' && v.find('/') != std::string_view::npos)) {
+         return quoted(v) + " is neither a URL-path prefix (/cgi-bin/) nor a file-name pattern (*.cgi)";
+       }
+       c.cgi_patterns.emplace_back(v);
+       return {};
+     }},
+    {"cgi-alias", "URL-PREFIX=PROGRAM", "none",
+     "run PROGRAM (an absolute path) for every request under URL-PREFIX; repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       auto [prefix, program] = split_assignment(v);
+       if (!prefix.starts_with('/') || !program.starts_with('/')) {
+         return quoted(v) + " is not URL-PREFIX=PROGRAM with both starting with '/'";
+       }
+       c.cgi_aliases.emplace_back(prefix, program);
+       return {};
+     }},
+    {"cgi-interpreter", ".EXT=PROGRAM", "none",
+     "run files ending in .EXT under --root through PROGRAM (an absolute path); repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       auto [extension, program] = split_assignment(v);
+       if (extension.size() < 2 || !extension.starts_with('.') || !program.starts_with('/')) {
+         return quoted(v) + " is not .EXT=PROGRAM with PROGRAM an absolute path";
+       }
+       c.cgi_interpreters.emplace_back(extension, program);
+       return {};
+     }},
+    {"cgi-env", "NAME[=VALUE]", "none",
+     "set NAME=VALUE in CGI programs' environment, or pass NAME from the server's; repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       std::string_view name = v.substr(0, v.find('='));
+       bool valid = !name.empty() && !(name.front() >= '0' && name.front() <= '9') &&
+                    std::all_of(name.begin(), name.end(), [](char ch) {
+                      return ch == '_' || (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') ||
+                             (ch >= 'a' && ch <= 'z');
+                    });
+       if (!valid) return quoted(v) + " does not start with a variable name";
+       c.cgi_env.emplace_back(v);
+       return {};
+     }},
     {"access-log", "FILE", "-", "access log, one line per request (see --log-format); '-' is standard output",
      [](Config& c, std::string_view v) -> std::string {
        if (v.empty()) return "empty access log path";
@@ -139,9 +199,60 @@ const Option kOptions[] = {
        }
        return {};
      }},
-    {"show-dotfiles", nullptr, "off", "list names starting with '.' in directory listings",
+    {"show-dotfiles", nullptr, "off",
+     "list and serve names starting with '.' (hidden by default: 404, anywhere in the path; "
+     "/.well-known/ is always served)",
      [](Config& c, std::string_view) -> std::string {
        c.show_dotfiles = true;
+       return {};
+     }},
+    {"index", "NAME", "index.html", "file served for a directory, tried in order; repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       if (v.empty() || v.find_first_of("/\n\r") != std::string_view::npos || v == "." || v == "..") {
+         return quoted(v) + " is not a file name";
+       }
+       c.index_names.emplace_back(v);
+       return {};
+     }},
+    {"mime-type", ".EXT=TYPE", "built-in table, then /etc/mime.types",
+     "serve files ending in .EXT as TYPE (text types get charset=utf-8); repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       const std::size_t equals = v.find('=');
+       if (!v.starts_with('.') || equals == std::string_view::npos || equals < 2) {
+         return quoted(v) + " is not .EXT=TYPE";
+       }
+       const std::string_view extension = v.substr(1, equals - 1);
+       const std::string_view type = v.substr(equals + 1);
+       if (extension.find_first_of("/. \t\n\r") != std::string_view::npos) {
+         return quoted(v) + ": the extension must be one name without '.' or '/'";
+       }
+       const std::size_t slash = type.find('/');
+       if (slash == std::string_view::npos || slash == 0 || slash + 1 == type.size() ||
+           http::check_header("Content-Type", type)) {
+         return quoted(v) + ": " + quoted(type) + " is not a media type (type/subtype)";
+       }
+       c.mime_types.emplace_back(extension, type);
+       return {};
+     }},
+    {"add-header", "HEADER", "none",
+     "add HEADER ('Name: value', e.g. 'Cache-Control: max-age=60') to the built-in handler's 2xx and 3xx "
+     "answers; repeatable",
+     [](Config& c, std::string_view v) -> std::string {
+       const std::size_t colon = v.find(':');
+       if (colon == std::string_view::npos) return quoted(v) + " is not 'Name: value'";
+       const std::string_view name = v.substr(0, colon);
+       std::string_view value = v.substr(colon + 1);
+       while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+       while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+       if (const auto problem = http::check_header(name, value))
+         return quoted(v) + ": " + std::string(*problem);
+       // The handler computes these per response; a fixed copy would contradict it.
+       for (std::string_view own : {"Content-Length", "Content-Type", "Content-Range", "Content-Encoding",
+                                    "ETag", "Last-Modified", "Accept-Ranges", "Vary", "Location"}) {
+         if (http::iequals(name, own))
+           return quoted(v) + ": " + std::string(own) + " is set by the handler itself";
+       }
+       c.add_headers.emplace_back(name, value);
        return {};
      }},
     {"max-children", "N", "512", "children serving at once; at the cap new connections wait in the backlog",
@@ -150,7 +261,9 @@ const Option kOptions[] = {
      "pre-fork N workers that each serve one connection at a time, many in their life",
      [](Config& c, std::string_view v) { return set_int(c.workers, v, 0, kMaxWorkers, "a worker count"); }},
     {"max-requests", "N", "0 (no limit)", "with --workers: replace a worker after it served N connections",
-     [](Config& c, std::string_view v) { return set_int(c.max_requests, v, 0, 1 << 30, "a connection count"); }},
+     [](Config& c, std::string_view v) {
+       return set_int(c.max_requests, v, 0, 1 << 30, "a connection count");
+     }},
     {"header-timeout", "SECONDS", "10", "time from accept until the request head is complete (then 408)",
      [](Config& c, std::string_view v) {
        return set_int(c.header_timeout, v, 1, kMaxSeconds, "a number of seconds");
@@ -165,7 +278,7 @@ const Option kOptions[] = {
        return set_int(c.write_timeout, v, 1, kMaxSeconds, "a number of seconds");
      }},
     {"handler-timeout", "SECONDS", "60",
-     "time the handler may take to start its response; then 503 if nothing was sent yet, and the child is "
+     "time the handler may run once the request body is in; then 503 if nothing was sent yet, and the child is "
      "stopped",
      [](Config& c, std::string_view v) {
        return set_int(c.handler_timeout, v, 1, kMaxSeconds, "a number of seconds");
@@ -185,7 +298,9 @@ const Option kOptions[] = {
        return set_int<unsigned long long>(c.max_body_bytes, v, 0, 1ULL << 62, "a byte count");
      }},
     {"grace", "SECONDS", "10", "at SIGTERM/SIGINT, how long in-flight requests may finish",
-     [](Config& c, std::string_view v) { return set_int(c.grace, v, 0, kMaxSeconds, "a number of seconds"); }},
+     [](Config& c, std::string_view v) {
+       return set_int(c.grace, v, 0, kMaxSeconds, "a number of seconds");
+     }},
     {"trust-proxy", "CIDR", "none",
      "proxies whose X-Forwarded-For gives REMOTE_ADDR: ADDR or ADDR/BITS, comma list, repeatable",
      [](Config& c, std::string_view v) { return add_cidrs(c.trusted_proxies, v); }},

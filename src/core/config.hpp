@@ -5,10 +5,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "net/address.hpp"
 #include "core/log.hpp"
+#include "net/address.hpp"
 #include "net/trusted_proxies.hpp"
 
 namespace forkserve {
@@ -23,10 +24,19 @@ struct Config {
   std::string root = ".";
   std::string handler_path;  // empty: the built-in static-file handler
   std::string handler_arg;
+  // CGI programs (handlers/cgi.hpp): which requests run one, and what else
+  // their environment holds.
+  std::vector<std::string> cgi_patterns;                              // --cgi: "/cgi-bin/" or "*.cgi"
+  std::vector<std::pair<std::string, std::string>> cgi_aliases;       // --cgi-alias: URL prefix, program
+  std::vector<std::pair<std::string, std::string>> cgi_interpreters;  // --cgi-interpreter: ".php", program
+  std::vector<std::string> cgi_env;                                   // --cgi-env: NAME or NAME=VALUE
   std::string access_log = "-";  // "-" is stdout
   std::string error_log = "-";   // "-" is stderr
   LogFormat log_format = LogFormat::Common;
   bool show_dotfiles = false;
+  std::vector<std::string> index_names;  // --index, in order; empty: index.html
+  std::vector<std::pair<std::string, std::string>> mime_types;  // --mime-type: extension (no dot), type
+  std::vector<std::pair<std::string, std::string>> add_headers;  // --add-header: name, value
   int max_children = 512;
   int workers = 0;       // 0: a child per connection; N: N pre-forked workers
   int max_requests = 0;  // connections a worker serves before it is replaced; 0: no limit

@@ -25,6 +25,13 @@ bool write_line(int fd, std::string_view text) {
   return true;
 }
 
+void ThrottledLog::error(std::string_view message) {
+  std::time_t now = std::time(nullptr);
+  if (now == last_) return;
+  last_ = now;
+  log_error(message);
+}
+
 bool LogFiles::open_onto(const std::string& path, int fd, std::string& error) {
   int opened = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (opened < 0) {

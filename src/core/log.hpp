@@ -8,6 +8,7 @@
 
 #include <ctime>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -91,6 +92,16 @@ bool append_log_line(LogStream stream, int fd, std::string_view line);
 
 // Writes all of `text` to `fd` (start-up lines, --help); false on failure.
 bool write_line(int fd, std::string_view text);
+
+// log_error() for a failure that repeats with every attempt (no descriptors,
+// no memory, fork failing): at most one line a second.
+class ThrottledLog {
+ public:
+  void error(std::string_view message);
+
+ private:
+  std::time_t last_ = 0;
+};
 
 // The log files named on the command line ("-": standard output for the
 // access log, standard error for the error log). reopen() points the same

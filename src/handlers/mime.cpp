@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 namespace forkserve::handlers {
 namespace {
@@ -95,14 +96,25 @@ static_assert(std::adjacent_find(kMimeTable.begin(), kMimeTable.end(),
 
 constexpr std::size_t kLongestExtension = 16;  // longer ones cannot be in the table
 
-}  // namespace
-
-std::string_view mime_type_for(std::string_view file_name) {
+// "dir/page.HTML" → "HTML"; "" for no extension or only a leading dot.
+std::string_view extension_of(std::string_view file_name) {
   const std::size_t slash = file_name.rfind('/');
   if (slash != std::string_view::npos) file_name.remove_prefix(slash + 1);
   const std::size_t dot = file_name.rfind('.');
-  if (dot == std::string_view::npos || dot == 0) return kDefaultMimeType;
-  const std::string_view extension = file_name.substr(dot + 1);
+  if (dot == std::string_view::npos || dot == 0) return {};
+  return file_name.substr(dot + 1);
+}
+
+std::string lower_case(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::string_view mime_type_for(std::string_view file_name) {
+  const std::string_view extension = extension_of(file_name);
   if (extension.empty() || extension.size() > kLongestExtension) return kDefaultMimeType;
 
   char lower[kLongestExtension];
@@ -114,6 +126,55 @@ std::string_view mime_type_for(std::string_view file_name) {
   const auto* found = std::lower_bound(kMimeTable.begin(), kMimeTable.end(), key, by_extension);
   if (found != kMimeTable.end() && found->extension == key.extension) return found->type;
   return kDefaultMimeType;
+}
+
+std::string with_charset(std::string_view type) {
+  std::string out(type);
+  const std::string lower = lower_case(type);
+  if (lower.starts_with("text/") && lower.find("charset=") == std::string::npos) out += "; charset=utf-8";
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> parse_mime_types(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  auto is_blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  while (!text.empty()) {
+    const std::size_t newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    line = line.substr(0, line.find('#'));
+    std::string_view type;
+    while (true) {
+      while (!line.empty() && is_blank(line.front())) line.remove_prefix(1);
+      if (line.empty()) break;
+      std::size_t end = 0;
+      while (end < line.size() && !is_blank(line[end])) ++end;
+      const std::string_view word = line.substr(0, end);
+      line.remove_prefix(end);
+      if (type.empty()) {
+        if (word.find('/') == std::string_view::npos) break;  // not a type: skip the line
+        type = word;
+      } else {
+        pairs.emplace_back(lower_case(word), std::string(type));
+      }
+    }
+  }
+  return pairs;
+}
+
+void MimeMap::set(std::string_view extension, std::string_view type) {
+  overrides_[lower_case(extension)] = with_charset(type);
+}
+
+std::string_view MimeMap::type_for(std::string_view file_name) const {
+  if (!overrides_.empty()) {
+    const std::string_view extension = extension_of(file_name);
+    if (!extension.empty()) {
+      const auto found = overrides_.find(lower_case(extension));
+      if (found != overrides_.end()) return found->second;
+    }
+  }
+  return mime_type_for(file_name);
 }
 
 }  // namespace forkserve::handlers

@@ -242,12 +242,16 @@ class HeadParser {
     // Framing headers decide where the body ends; any doubt is a smuggling risk (RFC 9112 §6.3).
     if (iequals(name, "Content-Length")) {
       if (head_.content_length) return fail(400, "two Content-Length headers");
-      if (has_transfer_encoding_) return fail(400, "both Transfer-Encoding and Content-Length");
+      if (head_.chunked) return fail(400, "both Transfer-Encoding and Content-Length");
       head_.content_length = parse_content_length(value);
       if (!head_.content_length) return fail(400, "invalid Content-Length");
     } else if (iequals(name, "Transfer-Encoding")) {
       if (head_.content_length) return fail(400, "both Transfer-Encoding and Content-Length");
-      has_transfer_encoding_ = true;
+      // Only exactly one "chunked": a list ("gzip, chunked") or a second
+      // field would need codings we do not decode.
+      if (head_.chunked || !iequals(value, "chunked"))
+        return fail(501, "Transfer-Encoding other than chunked is not supported");
+      head_.chunked = true;
     } else if (iequals(name, "Host")) {
       if (has_host_) return fail(400, "two Host headers");
       has_host_ = true;
@@ -260,7 +264,9 @@ class HeadParser {
   // Checks that need the whole head.
   bool framing() {
     if (head_.version_minor == 1 && !has_host_) return fail(400, "missing Host header");
-    if (has_transfer_encoding_) return fail(501, "Transfer-Encoding is not supported");
+    // RFC 9112 §6.1: HTTP/1.0 has no transfer codings; its framing cannot be trusted.
+    if (head_.chunked && head_.version_minor == 0)
+      return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     return true;
   }
 
@@ -269,7 +275,6 @@ class HeadParser {
   const std::size_t avail_;  // bytes the head may span: min(buffer size, max_header_bytes)
   RequestHead head_;
   bool has_host_ = false;
-  bool has_transfer_encoding_ = false;
   ParseResult result_;
 };
 

@@ -20,7 +20,8 @@
 //   414  request line over max_request_line (before its end has arrived)
 //   431  head over max_header_bytes (before its end has arrived), or more
 //        than max_headers fields
-//   501  Transfer-Encoding (request bodies must have a Content-Length)
+//   501  Transfer-Encoding other than exactly one `chunked`; chunked in
+//        HTTP/1.0 is a 400 (the body is then decoded by http/chunked.hpp)
 //   505  well-formed version other than HTTP/1.0 and HTTP/1.1
 #pragma once
 
@@ -46,6 +47,7 @@ struct RequestHead {
   std::string_view request_line;  // the first line without its line ending
   std::vector<HeaderField> headers;
   std::optional<unsigned long long> content_length;  // set iff a valid Content-Length came
+  bool chunked = false;                              // Transfer-Encoding: chunked (never with content_length)
 
   // First header with this name (case-insensitive), or nullptr.
   const HeaderField* find(std::string_view name) const;

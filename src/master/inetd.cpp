@@ -1,7 +1,6 @@
 #include "master/inetd.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +10,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "connection/child.hpp"
+#include "connection/connection_server.hpp"
 #include "net/listener.hpp"
 
 namespace forkserve {
@@ -100,15 +99,11 @@ InetdClient take_inetd_client() {
 }
 
 int serve_inetd(InetdClient& client, const Config& config, const forkserve_module& module, LogFiles& logs) {
-  ::signal(SIGPIPE, SIG_IGN);  // a vanished client is an EPIPE, as in a forked child
   // This process serves the connection as a forked child would.
-  if (module.post_fork) module.post_fork();
+  ConnectionServer server(config, module, logs);
   set_nonblocking(client.fd.get());
-  Connection connection;
-  connection.fd = client.fd.release();  // serve_connection owns and closes it
-  connection.peer = client.peer;
-  connection.accepted_at = Clock::now();
-  return serve_connection(connection, config, module, logs.access_fd());
+  server.serve(std::move(client.fd), client.peer, Clock::now());
+  return 0;
 }
 
 }  // namespace forkserve

@@ -1,8 +1,7 @@
 #include "master/worker.hpp"
 
-#include <signal.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,14 +9,12 @@
 #include <ctime>
 #include <string>
 
-#include "core/stats.hpp"
+#include "connection/child.hpp"
+#include "connection/connection_server.hpp"
+#include "net/listener.hpp"
 
 namespace forkserve {
 namespace {
-
-// After accept() fails for want of descriptors or memory: the listener stays
-// readable, so without a pause the worker would spin.
-constexpr timespec kResourceBackoff{0, 100'000'000};
 
 std::int64_t steady_ns(Deadline t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -30,11 +27,16 @@ bool watch(int epoll_fd, int fd, std::uint32_t events) {
   return ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &interest) == 0;
 }
 
+[[noreturn]] void leave(const std::string& what, int error) {
+  log_error("worker: " + what + ": " + std::strerror(error) + "; leaving");
+  end_child(1);
+}
+
 }  // namespace
 
 void run_worker(const WorkerSetup& setup) {
   const Config& config = *setup.config;
-  if (setup.module->post_fork) setup.module->post_fork();
+  ConnectionServer server(config, *setup.module, *setup.logs, setup.label, setup.record);
 
   // EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all of them.
   // The stop pipe and the reopen eventfd (edge-triggered: nobody reads it)
@@ -43,14 +45,7 @@ void run_worker(const WorkerSetup& setup) {
   bool watching = epoll && watch(epoll.get(), setup.stop_fd, EPOLLIN) &&
                   watch(epoll.get(), setup.reopen_wake_fd, EPOLLIN | EPOLLET);
   for (int fd : setup.listener_fds) watching = watching && watch(epoll.get(), fd, EPOLLIN | EPOLLEXCLUSIVE);
-  if (!watching) {
-    log_error(std::string("worker: epoll: ") + std::strerror(errno));
-    end_child(1);
-  }
-  // Restored after each connection, so that a handler changing it cannot
-  // change how the next one is served (a blocked SIGALRM would void its deadlines).
-  sigset_t mask;
-  ::sigprocmask(SIG_SETMASK, nullptr, &mask);
+  if (!watching) leave("epoll", errno);
 
   const auto limit = lifetime_limit(config);
   std::uint32_t log_generation = setup.shared->log_generation.load();
@@ -61,12 +56,17 @@ void run_worker(const WorkerSetup& setup) {
       if (!setup.logs->reopen(error)) log_error("worker: " + error);
     }
   };
-  std::time_t last_backoff_log = 0;
+  ThrottledLog throttled;
   std::uint32_t served = 0;
   setup.status->ready.store(1);
+  (void)::eventfd_write(setup.parent_wake_fd, 1);  // the parent may be waiting for a new set to be ready
   while (config.max_requests == 0 || served < static_cast<unsigned>(config.max_requests)) {
     epoll_event ready[8];
     int count = ::epoll_wait(epoll.get(), ready, static_cast<int>(std::size(ready)), -1);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      leave("epoll_wait", errno);  // a handler closed or replaced its descriptor: spinning here helps nobody
+    }
     // Stopping wins over waiting connections: they are the next worker's.
     for (int i = 0; i < count; ++i) {
       if (ready[i].data.fd == setup.stop_fd) end_child(0);
@@ -75,35 +75,29 @@ void run_worker(const WorkerSetup& setup) {
     for (int i = 0; i < count; ++i) {
       int fd = ready[i].data.fd;
       if (fd == setup.reopen_wake_fd) continue;
-      Connection connection;
-      socklen_t length = sizeof connection.peer;
-      connection.fd =
-          ::accept4(fd, reinterpret_cast<sockaddr*>(&connection.peer), &length, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (connection.fd < 0) {
-        if (errno == EINVAL) end_child(0);  // the parent shut the listener down: stopping
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-          if (std::time_t now = std::time(nullptr); now != last_backoff_log) {  // one line a second at most
-            last_backoff_log = now;
-            log_error(std::string("worker: accept: ") + std::strerror(errno) + "; pausing accept");
-          }
-          ::nanosleep(&kResourceBackoff, nullptr);
-        }
-        continue;  // EAGAIN: another worker took it; or that connection was aborted
+      AcceptedClient client = accept_client(fd);
+      if (client.status == AcceptStatus::Empty || client.status == AcceptStatus::Transient) continue;
+      if (client.status == AcceptStatus::Exhausted) {
+        throttled.error(std::string("worker: accept: ") + std::strerror(client.error) + "; pausing accept");
+        timespec pause{0, std::chrono::nanoseconds(kAcceptBackoff).count()};
+        ::nanosleep(&pause, nullptr);
+        continue;
+      }
+      if (client.status == AcceptStatus::Broken) {
+        if (client.error == EINVAL) end_child(0);  // the parent shut the listener down: stopping
+        leave("accept", client.error);
       }
       reopen_if_rotated();  // the parent may have rotated since the wake-up
-      connection.accepted_at = Clock::now();
-      connection.label = setup.label;
-      connection.label_size = setup.label_size;
-      if (!config.status_path.empty()) connection.listen_queue = read_listen_queue(setup.listener_fds);
+      Deadline accepted_at = Clock::now();
       setup.status->connections.store(++served, std::memory_order_relaxed);
-      setup.status->busy_until_ns.store(steady_ns(connection.accepted_at + limit), std::memory_order_relaxed);
-      connection.record = setup.record;
-      stats().busy.fetch_add(1, std::memory_order_relaxed);
-      serve_connection(connection, config, *setup.module, setup.logs->access_fd());
-      stats().busy.fetch_sub(1, std::memory_order_relaxed);
-      disarm_phase_alarm();
-      ::sigprocmask(SIG_SETMASK, &mask, nullptr);
-      setup.label[0] = '\0';  // idle: should it die now, it was serving nothing
+      setup.status->busy_until_ns.store(steady_ns(accepted_at + limit));
+      // A parent asleep without a deadline must now keep this one.
+      if (setup.shared->parent_asleep.load() != 0 && setup.shared->parent_asleep.exchange(0) != 0) {
+        (void)::eventfd_write(setup.parent_wake_fd, 1);
+      }
+      std::optional<ListenQueue> queue;
+      if (!config.status_path.empty()) queue = read_listen_queue(setup.listener_fds);
+      server.serve(std::move(client.fd), client.peer, accepted_at, queue);
       setup.status->busy_until_ns.store(0, std::memory_order_relaxed);
       break;  // back to epoll_wait: a stop may have come meanwhile
     }

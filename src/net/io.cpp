@@ -99,6 +99,42 @@ IoResult send_file_all(int fd, int file, off_t offset, std::size_t length, Deadl
   return {IoStatus::Ok, sent, 0};
 }
 
+IoResult read_now(int fd, std::span<char> buffer) {
+  for (;;) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n > 0) return {IoStatus::Ok, static_cast<std::size_t>(n), 0};
+    if (n == 0) return {IoStatus::Closed, 0, 0};
+    if (errno == EINTR) continue;
+    if (would_block(errno)) return {IoStatus::Ok, 0, 0};
+    return {IoStatus::Failed, 0, errno};
+  }
+}
+
+IoResult write_now(int fd, std::span<const char> data) {
+  for (;;) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n >= 0) return {IoStatus::Ok, static_cast<std::size_t>(n), 0};
+    if (errno == EINTR) continue;
+    if (would_block(errno)) return {IoStatus::Ok, 0, 0};
+    return {IoStatus::Failed, 0, errno};
+  }
+}
+
+int wait_for_any(std::span<pollfd> fds, std::chrono::milliseconds timeout) {
+  Deadline deadline = Clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    int wait_ms = timeout.count() < 0 ? -1 : static_cast<int>(std::max<long long>(left, 0));
+    int n = ::poll(fds.data(), fds.size(), wait_ms);
+    if (n >= 0 || errno != EINTR) return n;
+  }
+}
+
+void reset_on_close(int fd) {
+  linger hard_close{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard_close, sizeof hard_close);
+}
+
 bool set_nonblocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL);
   return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;

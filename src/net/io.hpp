@@ -5,6 +5,7 @@
 // absolute deadline (a client trickling bytes cannot extend it).
 #pragma once
 
+#include <poll.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -58,7 +59,23 @@ IoResult write_all(int fd, std::span<const iovec> buffers, Deadline deadline);
 // Sends `length` bytes of `file` from `offset` with sendfile(2).
 IoResult send_file_all(int fd, int file, off_t offset, std::size_t length, Deadline deadline);
 
+// For a process juggling several descriptors (a CGI program's pipes): one
+// read or write that never waits. Ok with bytes == 0 means "would block";
+// EINTR is retried.
+IoResult read_now(int fd, std::span<char> buffer);
+IoResult write_now(int fd, std::span<const char> data);
+
+// poll(2) until one of `fds` is ready or `timeout` passes (negative: no
+// timeout; EINTR resumes the wait with what is left). Returns the number
+// ready, 0 at the timeout, -1 on failure.
+int wait_for_any(std::span<pollfd> fds, std::chrono::milliseconds timeout);
+
 // Sets O_NONBLOCK; false on failure.
 bool set_nonblocking(int fd);
+
+// Makes the coming close() of socket `fd` reset the connection (SO_LINGER 0)
+// rather than end it in order, so a client cannot take a cut-off response for
+// a whole one. Async-signal-safe.
+void reset_on_close(int fd);
 
 }  // namespace forkserve

@@ -96,6 +96,11 @@ Listener open_listener(const Endpoint& where, const ListenOptions& options, std:
     int v6only = options.v6_only ? 1 : 0;
     ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
   }
+  if (options.defer_accept_seconds > 0 &&
+      ::setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &options.defer_accept_seconds,
+                   sizeof options.defer_accept_seconds) != 0) {
+    return fail("setsockopt TCP_DEFER_ACCEPT");
+  }
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&*address), length) != 0) return fail("bind");
   if (::listen(fd.get(), options.backlog) != 0) return fail("listen");
 
@@ -106,6 +111,42 @@ Listener open_listener(const Endpoint& where, const ListenOptions& options, std:
   }
   int backlog = kernel_backlog(fd.get());
   return Listener{std::move(fd), to_endpoint(bound), backlog > 0 ? backlog : options.backlog};
+}
+
+AcceptedClient accept_client(int listener_fd) {
+  AcceptedClient client;
+  socklen_t length = sizeof client.peer;
+  client.fd = UniqueFd(::accept4(listener_fd, reinterpret_cast<sockaddr*>(&client.peer), &length,
+                                 SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (client.fd) {
+    client.status = AcceptStatus::Accepted;
+    return client;
+  }
+  client.error = errno;
+  switch (errno) {
+    case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+    case EWOULDBLOCK:
+#endif
+      client.status = AcceptStatus::Empty;
+      break;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      client.status = AcceptStatus::Exhausted;
+      break;
+    case EBADF:
+    case ENOTSOCK:
+    case EINVAL:
+    case EFAULT:
+    case EOPNOTSUPP:
+      client.status = AcceptStatus::Broken;
+      break;
+    default:  // EINTR, ECONNABORTED, EPROTO, EPERM (a firewall), and the network errors accept(2) passes on
+      client.status = AcceptStatus::Transient;
+  }
+  return client;
 }
 
 bool ipv4_served_elsewhere(const Endpoint& where, const std::vector<Endpoint>& all) {

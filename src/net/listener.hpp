@@ -1,8 +1,10 @@
 // The listening sockets: opened here, or inherited from systemd.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -25,6 +27,10 @@ struct ListenOptions {
   int backlog = 128;
   bool reuse_port = false;  // SO_REUSEPORT: other sockets may bind the same address and port
   bool v6_only = false;     // for "::": IPv6 only, because IPv4 is served by another socket
+  // TCP_DEFER_ACCEPT: a connection is handed to accept() only once its first
+  // bytes arrived (or after this many seconds), so a client that connects and
+  // says nothing holds no process. 0: at once.
+  int defer_accept_seconds = 0;
 };
 
 // Whether `where` is "::" on a port that an IPv4 address in `all` also
@@ -35,6 +41,26 @@ bool ipv4_served_elsewhere(const Endpoint& where, const std::vector<Endpoint>& a
 // returns an empty fd and sets `error` to e.g.
 // "bind 0.0.0.0:8888: Address already in use".
 Listener open_listener(const Endpoint& where, const ListenOptions& options, std::string& error);
+
+// What accepting one connection from a non-blocking listener gave.
+enum class AcceptStatus {
+  Accepted,
+  Empty,      // nothing queued (EAGAIN)
+  Transient,  // that connection failed, not the listener (EINTR, ECONNABORTED, EPROTO, network errors): go on
+  Exhausted,  // out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): pause, then retry
+  Broken,     // the listener itself is unusable (EBADF, ENOTSOCK, EINVAL, ...): stop using it
+};
+struct AcceptedClient {
+  AcceptStatus status = AcceptStatus::Empty;
+  UniqueFd fd;  // non-blocking, close-on-exec, when Accepted
+  sockaddr_storage peer{};
+  int error = 0;  // errno otherwise
+};
+AcceptedClient accept_client(int listener_fd);
+
+// How long to stop accepting after AcceptStatus::Exhausted: the listener stays
+// readable, so without a pause the caller would spin on the same failure.
+constexpr std::chrono::milliseconds kAcceptBackoff{100};
 
 // systemd socket activation (the sd_listen_fds(3) protocol, without
 // libsystemd): the number of descriptors passed from fd 3 on, if LISTEN_PID

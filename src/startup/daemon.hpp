@@ -12,7 +12,7 @@ namespace forkserve {
 // path it still uses was made absolute or opened already) and points stdin
 // at /dev/null, stderr too unless `keep_stderr` (the error log is a file).
 // Its stdout becomes a pipe to the launching process, which copies the first
-// `startup_lines` lines (the supervisor's start-up lines) to its own stdout
+// `startup_lines` lines (the master loop's start-up lines) to its own stdout
 // and exits 0, or exits 1 if the daemon ended before writing them: so when
 // `forkserve --daemon` returns, the server is accepting and a script knows
 // its port. Returns only in the daemon; false with `error` if it could not

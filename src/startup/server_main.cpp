@@ -1,5 +1,5 @@
 // The whole server: argv → Config → logs → module → listeners (or the inetd
-// connection) → pidfile → chroot → user → daemon → supervisor; exit codes.
+// connection) → pidfile → chroot → user → daemon → master loop; exit codes.
 #include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
@@ -24,7 +24,7 @@
 #include "module/module_loader.hpp"
 #include "startup/pidfile.hpp"
 #include "startup/privileges.hpp"
-#include "master/supervisor.hpp"
+#include "master/loop.hpp"
 
 namespace forkserve {
 namespace {
@@ -40,7 +40,11 @@ std::vector<Listener> open_listeners(const Config& config, InheritedSockets& inh
   if (wanted.empty()) wanted.push_back({config.host, config.port});
   std::vector<Listener> listeners;
   for (const Endpoint& where : wanted) {
-    ListenOptions options{config.backlog, config.reuse_port, ipv4_served_elsewhere(where, wanted)};
+    // Accepted once the request starts to arrive: a client that connects and
+    // waits holds no process; one that stays silent is answered 408 at the
+    // header deadline like any other.
+    ListenOptions options{config.backlog, config.reuse_port, ipv4_served_elsewhere(where, wanted),
+                          config.header_timeout};
     listeners.push_back(open_listener(where, options, error));
     if (!listeners.back().fd) return {};
   }
@@ -115,8 +119,14 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
   // A daemon changes to "/", and SIGHUP reloads the module by name.
   const std::string handler_path = config.daemon ? absolute(config.handler_path) : config.handler_path;
   auto start_builtin = [&](const std::string& root) {
+    handlers::StaticFilesOptions options;
+    options.root = root;
+    options.show_dotfiles = config.show_dotfiles;
+    if (!config.index_names.empty()) options.index_names = config.index_names;
+    options.mime_types = config.mime_types;
+    options.headers = config.add_headers;
     return start_module(handlers::static_files_module(), "built-in",
-                        handlers::static_files_argument(root, config.show_dotfiles));
+                        handlers::static_files_argument(options));
   };
   // The built-in handler resolves its document root as it starts, so in a
   // chroot it starts inside (step 4), where that path is the one it will see.
@@ -152,11 +162,15 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
     return fail(std::string("--daemon: open /dev/null: ") + std::strerror(errno));
   }
 
+  // The document root as the children see it: inside the chroot, if any.
+  Config served = config;
   if (!config.chroot_dir.empty()) {
     std::optional<std::string> root_inside;
-    if (builtin_in_chroot && !(root_inside = path_inside(config.chroot_dir, config.root, error))) {
+    const bool cgi = !config.cgi_patterns.empty() || !config.cgi_interpreters.empty();
+    if ((builtin_in_chroot || cgi) && !(root_inside = path_inside(config.chroot_dir, config.root, error))) {
       return fail(error);
     }
+    if (root_inside) served.root = *root_inside;
     pidfile.close_directory();
     if (!enter_chroot(config.chroot_dir, error)) return fail(error);
     if (builtin_in_chroot) {
@@ -173,7 +187,7 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
   }
 
   if (config.daemon) {
-    // The launcher relays the supervisor's start-up line(s), then returns.
+    // The launcher relays the master loop's start-up line(s), then returns.
     if (!daemonize(std::move(dev_null), static_cast<int>(listeners.size()), config.error_log != "-", error)) {
       return fail(error);
     }
@@ -185,10 +199,10 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
   counters.started_at.store(std::time(nullptr));
   counters.workers.store(static_cast<std::uint32_t>(config.workers));
   counters.process_limit.store(static_cast<std::uint32_t>(config.workers > 0 ? config.workers : config.max_children));
-  if (config.inetd) return serve_inetd(client, config, module->get(), logs);  // no --daemon, no --pidfile
+  if (config.inetd) return serve_inetd(client, served, module->get(), logs);  // no --daemon, no --pidfile
   if (!config.pidfile.empty()) Pidfile::close_in_children();
 
-  return run_supervisor(config, std::move(listeners), *module, logs);
+  return run_master(served, std::move(listeners), *module, logs);
 }
 
 }  // namespace

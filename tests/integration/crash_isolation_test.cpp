@@ -214,5 +214,27 @@ TEST(CrashIsolationTest, HandlerThatBlocksItsAlarmIsKilledByTheParent) {
       << read_file(server.access_log_path());
 }
 
+// A handler that closes every descriptor it did not open (the listener, a
+// worker's own wait and stop descriptors, its client) loses its own request
+// and nothing else: in both modes every later connection is served. With
+// --workers one more /closefds than there are workers proves each broken
+// worker left and was replaced instead of staying in the pool.
+TEST(CrashIsolationTest, HandlerClosingEveryDescriptorCostsOnlyItsOwnRequest) {
+  ServerProcess server({"--handler", fixture_path("crashes.so")});
+  ASSERT_TRUE(server.ready()) << server.error();
+  const int rounds = workers_under_test().value_or(1) + 1;
+  for (int i = 0; i < rounds; ++i) {
+    HttpReply lost = exchange(server.port(), "GET /closefds HTTP/1.0\r\n\r\n", milliseconds(5'000));
+    EXPECT_TRUE(lost.closed_by_server) << "the connection stayed open: " << lost.summary();
+    for (int j = 0; j < 3; ++j) {
+      HttpReply next = exchange(server.port(), "GET / HTTP/1.0\r\n\r\n", milliseconds(5'000));
+      ASSERT_EQ(next.body, "alive\n") << "round " << i << ": " << next.summary() << "; stderr: "
+                                        << server.stderr_text();
+    }
+  }
+  EXPECT_TRUE(alive(server.pid()));
+  EXPECT_TRUE(eventually([&] { return count_zombie_children(server.pid()) == 0; }, kLogLineAppears));
+}
+
 }  // namespace
 }  // namespace forkserve::integration

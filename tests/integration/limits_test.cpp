@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "integration/http_client.hpp"
@@ -105,6 +106,33 @@ TEST(LimitsTest, BodyShorterThanContentLengthGets408AtBodyTimeout) {
   EXPECT_TRUE(reply.closed_by_server) << reply.summary();
   EXPECT_GE(took, kEarliest) << "408 before --body-timeout 1";
   EXPECT_LE(took, kLatest);
+}
+
+// The handler's deadline is for the handler: the time a client takes to
+// upload counts against --body-timeout only.
+TEST(LimitsTest, UploadSlowerThanHandlerTimeoutButWithinBodyTimeoutIsServed) {
+  auto server = environ_dump_server({"--handler-timeout", "1", "--body-timeout", "10"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  Client client(server.port());
+  ASSERT_TRUE(client.send("POST /upload HTTP/1.0\r\nContent-Length: 3\r\n\r\n"));
+  for (char part : std::string_view("xyz")) {
+    std::this_thread::sleep_for(milliseconds(700));  // a slow uploader is the behaviour under test
+    ASSERT_TRUE(client.send(std::string(1, part)));
+  }
+  HttpReply reply = client.read_reply();
+  EXPECT_EQ(reply.status, 200) << reply.summary() << "; stderr: " << server.stderr_text();
+  EXPECT_TRUE(reply.body.ends_with("\n\nxyz")) << reply.summary();
+}
+
+TEST(LimitsTest, UploadStallingPastBodyTimeoutGets408NotTheHandlerTimeouts503) {
+  constexpr milliseconds kEarliest{1'800};
+  auto server = environ_dump_server({"--handler-timeout", "1", "--body-timeout", "2"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  Clock::time_point start = Clock::now();
+  HttpReply reply = exchange(server.port(), "POST /upload HTTP/1.0\r\nContent-Length: 10\r\n\r\nabc");
+  EXPECT_EQ(reply.status_line, "HTTP/1.0 408 Request Timeout") << reply.summary();
+  EXPECT_GE(since(start), kEarliest) << "answered before --body-timeout 2";
+  EXPECT_EQ(count_lines_containing(server.stderr_text(), "handler timeout"), 0U) << server.stderr_text();
 }
 
 TEST(LimitsTest, ClientThatStopsReadingIsDroppedAtWriteTimeout) {

@@ -78,8 +78,11 @@ TEST(PrivilegesTest, UserRunsParentAndChildrenAsThatUserWithoutSupplementaryGrou
   ServerProcess server({"--handler", module_path("hello.so"), "--user", "nobody", "--grace", "0"});
   ASSERT_TRUE(server.ready()) << server.error();
 
-  Client idle(server.port());  // holds a child in read_head, where it can be inspected
+  // A request begun but not finished holds a child in read_head, where it can
+  // be inspected (one that sent nothing is not even accepted yet).
+  Client idle(server.port());
   ASSERT_TRUE(idle.connected());
+  ASSERT_TRUE(idle.send("GET / HTTP/1.0\r\n"));
   pid_t child = serving_child(server);
   ASSERT_NE(child, 0) << "no child for an open connection";
   // Real, effective, saved and filesystem ids: with none of them 0, the
@@ -196,6 +199,7 @@ TEST(PrivilegesTest, ChrootServesTheRootInsideItAndChildrenSeeOnlyTheJail) {
   ASSERT_NE(::realpath(jail.path().c_str(), real), nullptr);
   Client idle(server.port());
   ASSERT_TRUE(idle.connected());
+  ASSERT_TRUE(idle.send("GET / HTTP/1.0\r\n"));  // begun, not finished: the child waits for the rest
   pid_t child = serving_child(server);
   ASSERT_NE(child, 0);
   EXPECT_EQ(link_target("/proc/" + std::to_string(child) + "/root"), real);
@@ -219,6 +223,30 @@ TEST(PrivilegesTest, ChrootRefusesARootOutsideIt) {
   EXPECT_TRUE(result.status.exited && result.status.code == 1) << describe(result.status);
   EXPECT_EQ(count_lines_containing(result.err, "is outside --chroot"), 1U) << result.err;
   EXPECT_EQ(result.out, "");
+}
+
+}  // namespace
+}  // namespace forkserve::integration
+
+namespace forkserve::integration {
+namespace {
+
+TEST(PrivilegesTest, CgiProgramRunsInsideTheChrootAsTheUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chroot needs root";
+  std::optional<Nobody> who = nobody();
+  if (!who) GTEST_SKIP() << "no user 'nobody' on this system";
+  TempDir jail;
+  ASSERT_EQ(::chmod(jail.path().c_str(), 0755), 0);
+  jail.make_dir("www");
+  jail.make_dir("www/cgi-bin");
+  std::string probe = jail.write_file("www/cgi-bin/probe", read_file(fixture_path("cgi_probe")));
+  ASSERT_EQ(::chmod(probe.c_str(), 0755), 0);
+  ServerProcess server({"--chroot", jail.path(), "--root", jail.path() + "/www", "--user", "nobody", "--cgi",
+                        "/cgi-bin/", "--grace", "0"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  HttpReply reply = exchange(server.port(), "GET /cgi-bin/probe HTTP/1.0\r\n\r\n");
+  ASSERT_EQ(reply.status, 200) << reply.summary() << server.stderr_text();
+  EXPECT_EQ(reply.body, "uid=" + std::to_string(who->uid) + "\ncwd=/www/cgi-bin\n");
 }
 
 }  // namespace

@@ -99,6 +99,14 @@ std::optional<milliseconds> cpu_time(pid_t pid) {
       static_cast<long long>(line.cpu_ticks * 1000 / static_cast<unsigned long long>(ticks_per_second)));
 }
 
+std::optional<unsigned long long> voluntary_context_switches(pid_t pid) {
+  constexpr std::string_view kField = "voluntary_ctxt_switches:";
+  std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
+  std::size_t at = status.find(kField);
+  if (at == std::string::npos || (at > 0 && status[at - 1] != '\n')) return std::nullopt;
+  return std::strtoull(status.c_str() + at + kField.size(), nullptr, 10);
+}
+
 std::vector<ProcessInfo> children_of(pid_t parent) {
   std::vector<ProcessInfo> children;
   DIR* proc = ::opendir("/proc");

@@ -34,6 +34,11 @@ pid_t parent_of(pid_t pid);
 // User plus system CPU time it has used (utime + stime); nullopt when gone.
 std::optional<milliseconds> cpu_time(pid_t pid);
 
+// Times it gave up the CPU of its own accord (voluntary_ctxt_switches in
+// /proc/PID/status): each sleep it wakes from counts one, so a process that
+// stays asleep keeps the number; nullopt when gone.
+std::optional<unsigned long long> voluntary_context_switches(pid_t pid);
+
 // Every process whose parent is `parent`, from a scan of /proc/*/stat.
 std::vector<ProcessInfo> children_of(pid_t parent);
 std::size_t count_zombie_children(pid_t parent);

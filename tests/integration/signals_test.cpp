@@ -97,10 +97,13 @@ TEST(SignalsTest, ForkFailureGets503AndTheParentKeepsRunning) {
   ServerProcess server({"--handler", module}, limits);
   ASSERT_TRUE(server.ready()) << server.error();
 
-  for (int i = 0; i < 3; ++i) {
-    HttpReply reply = exchange(server.port(), "GET / HTTP/1.0\r\n\r\n");
+  // Many at once, each with its request sent: every one gets the 503, none a
+  // reset for a request left unread when the server closed.
+  std::vector<HttpReply> replies = exchange_concurrently(server.port(), "GET / HTTP/1.0\r\n\r\n", 15);
+  for (const HttpReply& reply : replies) {
     ASSERT_TRUE(reply.parsed) << reply.summary();
     EXPECT_EQ(reply.status_line, "HTTP/1.0 503 Service Unavailable");
+    EXPECT_EQ(reply.error, 0) << reply.summary();
   }
   EXPECT_TRUE(eventually([&] { return count_lines_containing(server.stderr_text(), "fork: ") >= 1; }, kSettle))
       << server.stderr_text();

@@ -223,3 +223,43 @@ TEST(Config, RejectsAChrootThatIsNotADirectoryAndEmptyUserOrPidfile) {
 
 }  // namespace
 }  // namespace forkserve
+
+namespace forkserve {
+namespace {
+
+TEST(Config, CgiOptionsAreRepeatableAndKeepOrder) {
+  CommandLine cl =
+      parse({"--cgi", "/cgi-bin/", "--cgi", "*.cgi", "--cgi-alias",
+             "/git/=/usr/lib/git-core/git-http-backend", "--cgi-interpreter", ".php=/usr/bin/php-cgi",
+             "--cgi-env", "GIT_PROJECT_ROOT=/srv/git", "--cgi-env", "HOME"});
+  ASSERT_EQ(cl.action, CommandLine::Action::Run) << cl.error;
+  EXPECT_EQ(cl.config.cgi_patterns, (std::vector<std::string>{"/cgi-bin/", "*.cgi"}));
+  ASSERT_EQ(cl.config.cgi_aliases.size(), 1U);
+  EXPECT_EQ(cl.config.cgi_aliases[0].first, "/git/");
+  EXPECT_EQ(cl.config.cgi_aliases[0].second, "/usr/lib/git-core/git-http-backend");
+  ASSERT_EQ(cl.config.cgi_interpreters.size(), 1U);
+  EXPECT_EQ(cl.config.cgi_interpreters[0].first, ".php");
+  EXPECT_EQ(cl.config.cgi_env, (std::vector<std::string>{"GIT_PROJECT_ROOT=/srv/git", "HOME"}));
+}
+
+TEST(Config, RejectsMalformedCgiOptionsNamingTheValue) {
+  for (auto args : {std::vector<const char*>{"--cgi", "cgi-bin/x"},
+                    {"--cgi", ""},
+                    {"--cgi-alias", "/git/"},
+                    {"--cgi-alias", "git=/usr/bin/x"},
+                    {"--cgi-alias", "/git/=relative"},
+                    {"--cgi-interpreter", "php=/usr/bin/php-cgi"},
+                    {"--cgi-interpreter", ".php=php-cgi"},
+                    {"--cgi-env", "=x"},
+                    {"--cgi-env", "1ABC=x"},
+                    {"--cgi-env", "A-B=x"}}) {
+    std::vector<std::string> storage{"forkserve", args[0], args[1]};
+    std::vector<char*> argv{storage[0].data(), storage[1].data(), storage[2].data(), nullptr};
+    CommandLine cl = parse_command_line(3, argv.data());
+    EXPECT_EQ(cl.action, CommandLine::Action::Fail) << args[0] << " " << args[1];
+    EXPECT_NE(cl.error.find(std::string("'") + args[1] + "'"), std::string::npos) << cl.error;
+  }
+}
+
+}  // namespace
+}  // namespace forkserve

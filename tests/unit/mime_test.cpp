@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace forkserve::handlers {
 namespace {
 
@@ -76,6 +80,36 @@ TEST(MimeTypes, LeadingDotAloneIsNotAnExtension) {
   EXPECT_EQ(mime_type_for(".html"), kDefaultMimeType);
   EXPECT_EQ(mime_type_for("dir/.css"), kDefaultMimeType);
   EXPECT_EQ(mime_type_for(".config.json"), "application/json");
+}
+
+TEST(MimeTest, TextTypesGetUtf8CharsetOthersStayAsGiven) {
+  EXPECT_EQ(with_charset("text/x-nim"), "text/x-nim; charset=utf-8");
+  EXPECT_EQ(with_charset("text/plain; charset=latin1"), "text/plain; charset=latin1");
+  EXPECT_EQ(with_charset("image/x-icon"), "image/x-icon");
+}
+
+TEST(MimeTest, MimeTypesFileLinesGiveLowerCaseExtensions) {
+  const auto pairs = parse_mime_types(
+      "# comment line\n"
+      "text/html\t\thtml HTM shtml\n"
+      "application/x-empty\n"
+      "\n"
+      "notatype foo\n"
+      "image/png png # trailing comment\r\n");
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"html", "text/html"}, {"htm", "text/html"}, {"shtml", "text/html"}, {"png", "image/png"}};
+  EXPECT_EQ(pairs, expected);
+}
+
+TEST(MimeTest, OverridesWinOverTheBuiltInTable) {
+  MimeMap map;
+  EXPECT_EQ(map.type_for("a.txt"), "text/plain; charset=utf-8");
+  map.set("TXT", "text/x-custom");
+  map.set("nim", "application/x-nim");
+  EXPECT_EQ(map.type_for("dir/a.TxT"), "text/x-custom; charset=utf-8");
+  EXPECT_EQ(map.type_for("b.nim"), "application/x-nim");
+  EXPECT_EQ(map.type_for("c.png"), "image/png");
+  EXPECT_EQ(map.type_for(".nim"), kDefaultMimeType);
 }
 
 }  // namespace

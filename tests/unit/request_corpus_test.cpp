@@ -5,6 +5,7 @@
 //   method GET | target /a?b | path /a | query b | version HTTP/1.1    (query defaults to empty)
 //   header Name: value        every header, in order
 //   content_length 5          absent: no Content-Length
+//   chunked yes               Transfer-Encoding: chunked; absent: not chunked
 //   body hello                the bytes after the head; absent: none
 // invalid/NAME.http and invalid/NAME.expect:
 //   status 400
@@ -146,6 +147,7 @@ struct HeadSummary {
   int version_minor = 0;
   std::vector<std::string> headers;  // header_line() of each
   std::optional<unsigned long long> content_length;
+  bool chunked = false;
   std::string body;
 
   bool operator==(const HeadSummary&) const = default;
@@ -157,6 +159,7 @@ void PrintTo(const HeadSummary& s, std::ostream* os) {
       << ")";
   for (const std::string& h : s.headers) *os << "\nheader " << escape(h);
   if (s.content_length) *os << "\ncontent_length " << *s.content_length;
+  if (s.chunked) *os << "\nchunked yes";
   *os << "\nbody " << escape(s.body) << "\n";
 }
 
@@ -175,6 +178,7 @@ HeadSummary summarize(const ParseResult& result, std::string_view input) {
   s.version = head.version;
   s.version_minor = head.version_minor;
   s.content_length = head.content_length;
+  s.chunked = head.chunked;
   s.body = input.substr(result.head_length);
   for (const HeaderField& field : head.headers) s.headers.push_back(header_line(field.name, field.value));
   return s;
@@ -227,6 +231,8 @@ Expectation read_expectation(const fs::path& path) {
             value.substr(0, colon), value_start == std::string::npos ? "" : value.substr(value_start)));
       } else if (key == "content_length") {
         e.head.content_length = std::stoull(value);
+      } else if (key == "chunked") {
+        e.head.chunked = value == "yes";
       } else if (key == "body") {
         e.head.body = value;
       } else if (key == "status") {

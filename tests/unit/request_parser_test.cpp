@@ -368,9 +368,20 @@ TEST(RequestParser, ParserRejectsTransferEncodingWithContentLength) {
             "400 both Transfer-Encoding and Content-Length");
 }
 
-TEST(RequestParser, ParserAnswers501ForTransferEncoding) {
-  EXPECT_EQ(outcome_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            "501 Transfer-Encoding is not supported");
+TEST(RequestParser, ParserAnswers501ForTransferCodingsOtherThanChunked) {
+  EXPECT_EQ(outcome_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            "501 Transfer-Encoding other than chunked is not supported");
+  EXPECT_EQ(outcome_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
+            "501 Transfer-Encoding other than chunked is not supported");
+}
+
+TEST(RequestParser, ParserAcceptsChunkedInHttp11Only) {
+  ParseResult result = parse_request_head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+  ASSERT_EQ(result.status, ParseStatus::Complete);
+  EXPECT_TRUE(result.head.chunked);
+  EXPECT_FALSE(result.head.content_length);
+  EXPECT_EQ(outcome_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            "400 Transfer-Encoding in an HTTP/1.0 request");
 }
 
 TEST(RequestParser, ParserRequiresHostInHttp11) {

@@ -97,12 +97,16 @@ class StaticFilesTest : public ::testing::Test {
     return request("GET", raw_path, extra);
   }
 
-  // The <li> lines of a listing, in order.
+  // The links of a listing's table rows, in order: "<a href=\"b.txt\">b.txt</a>".
   static std::vector<std::string> list_items(const std::string& html) {
     std::vector<std::string> items;
     std::istringstream lines(html);
     for (std::string line; std::getline(lines, line);) {
-      if (line.starts_with("<li>")) items.push_back(line);
+      if (!line.starts_with("<tr") || line.find("<th") != std::string::npos) continue;
+      const std::size_t start = line.find("<a ");
+      const std::size_t end = line.find("</a>");
+      if (start != std::string::npos && end != std::string::npos)
+        items.push_back(line.substr(start, end + 4 - start));
     }
     return items;
   }
@@ -267,7 +271,7 @@ TEST_F(StaticFilesTest, RootWithIndexHtmlServesIt) {
   EXPECT_EQ(r->body(), "home");
 }
 
-TEST_F(StaticFilesTest, ListingIsSortedEscapedEncodedAndHidesDotfiles) {
+TEST_F(StaticFilesTest, ListingPutsDirectoriesFirstSortsNaturallyEscapesAndHidesDotfiles) {
   fs::create_directory(root_ + "/list");
   for (const char* name :
        {"b.txt", "a&<b>.txt", "sp ace.txt", "quote\"'.txt", "Caps.txt", ".hidden", ".env"}) {
@@ -281,14 +285,14 @@ TEST_F(StaticFilesTest, ListingIsSortedEscapedEncodedAndHidesDotfiles) {
   EXPECT_EQ(r->status(), "200 OK");
   EXPECT_EQ(r->header("Content-Type"), "text/html; charset=utf-8");
   const std::vector<std::string> expected = {
-      R"(<li><a href="../">../</a></li>)",
-      R"(<li><a href="Caps.txt">Caps.txt</a></li>)",
-      R"(<li><a href="a%26%3Cb%3E.txt">a&amp;&lt;b&gt;.txt</a></li>)",
-      R"(<li><a href="b.txt">b.txt</a></li>)",
-      R"(<li><a href="linkdir/">linkdir/</a></li>)",
-      R"(<li><a href="quote%22%27.txt">quote&quot;&#39;.txt</a></li>)",
-      R"(<li><a href="sp%20ace.txt">sp ace.txt</a></li>)",
-      R"(<li><a href="zdir/">zdir/</a></li>)",
+      R"(<a href="../">../</a>)",
+      R"(<a href="linkdir/">linkdir/</a>)",
+      R"(<a href="zdir/">zdir/</a>)",
+      R"(<a href="a%26%3Cb%3E.txt">a&amp;&lt;b&gt;.txt</a>)",
+      R"(<a href="b.txt">b.txt</a>)",
+      R"(<a href="Caps.txt">Caps.txt</a>)",
+      R"(<a href="quote%22%27.txt">quote&quot;&#39;.txt</a>)",
+      R"(<a href="sp%20ace.txt">sp ace.txt</a>)",
   };
   EXPECT_EQ(list_items(r->body()), expected);
   EXPECT_EQ(r->body().find("hidden"), std::string::npos);
@@ -297,23 +301,78 @@ TEST_F(StaticFilesTest, ListingIsSortedEscapedEncodedAndHidesDotfiles) {
 }
 
 TEST_F(StaticFilesTest, ListingShowsDotfilesWhenAskedTo) {
-  init_root(handlers::static_files_argument(root_, /*show_dotfiles=*/true));
+  init_root(handlers::static_files_argument({.root = root_, .show_dotfiles = true}));
   fs::create_directory(root_ + "/list");
   write("list/.env", "x");
   write("list/a.txt", "x");
   auto r = get("/list/");
   const std::vector<std::string> expected = {
-      R"(<li><a href="../">../</a></li>)",
-      R"(<li><a href=".env">.env</a></li>)",
-      R"(<li><a href="a.txt">a.txt</a></li>)",
+      R"(<a href="../">../</a>)",
+      R"(<a href=".env">.env</a>)",
+      R"(<a href="a.txt">a.txt</a>)",
   };
   EXPECT_EQ(list_items(r->body()), expected);
 }
 
 TEST_F(StaticFilesTest, ListingHidesDotfilesThroughTheServersArgumentToo) {
-  init_root(handlers::static_files_argument(root_, /*show_dotfiles=*/false));
+  init_root(handlers::static_files_argument({.root = root_, .show_dotfiles = false}));
   write(".env", "x");
   EXPECT_EQ(get("/")->body().find(".env"), std::string::npos);
+}
+
+TEST_F(StaticFilesTest, MimeTypesFileOverridesTheTableAndMimeTypeOptionsOverrideBoth) {
+  write_at(base_ + "/mime.types", "text/x-own txt\napplication/x-nim nim\nimage/x-one one\n");
+  StaticFilesOptions options{.root = root_};
+  options.mime_types_file = base_ + "/mime.types";
+  options.mime_types = {{"one", "image/x-two"}};
+  init_root(static_files_argument(options));
+  write("a.txt", "x");
+  write("b.nim", "x");
+  write("c.one", "x");
+  write("d.png", "x");
+  EXPECT_EQ(get("/a.txt")->header("Content-Type"), "text/x-own; charset=utf-8");
+  EXPECT_EQ(get("/b.nim")->header("Content-Type"), "application/x-nim");
+  EXPECT_EQ(get("/c.one")->header("Content-Type"), "image/x-two");
+  EXPECT_EQ(get("/d.png")->header("Content-Type"), "image/png");
+}
+
+TEST_F(StaticFilesTest, MissingMimeTypesFileLeavesTheBuiltInTable) {
+  StaticFilesOptions options{.root = root_};
+  options.mime_types_file = base_ + "/no-such-file";
+  init_root(static_files_argument(options));
+  EXPECT_EQ(get("/hello.txt")->header("Content-Type"), "text/plain; charset=utf-8");
+}
+
+TEST_F(StaticFilesTest, DotSegmentsAre404ExceptALeadingWellKnown) {
+  fs::create_directories(root_ + "/.well-known/.hidden");
+  fs::create_directories(root_ + "/sub/.well-known");
+  write(".well-known/ok.txt", "ok");
+  write(".well-known/.hidden/x", "x");
+  write("sub/.well-known/x", "x");
+  write(".profile", "x");
+  EXPECT_EQ(get("/.well-known/ok.txt")->status_code(), 200);
+  EXPECT_EQ(get("/.well-known/.hidden/x")->status_code(), 404);
+  EXPECT_EQ(get("/sub/.well-known/x")->status_code(), 404);
+  EXPECT_EQ(get("/.profile")->status_code(), 404);
+  EXPECT_EQ(get("/%2Eprofile")->status_code(), 404);
+}
+
+TEST_F(StaticFilesTest, IndexNamesComeFromTheOptionsInOrder) {
+  StaticFilesOptions options{.root = root_};
+  options.index_names = {"home.htm", "index.html"};
+  init_root(static_files_argument(options));
+  write("index.html", "index");
+  EXPECT_EQ(get("/")->body(), "index");
+  write("home.htm", "home");
+  EXPECT_EQ(get("/")->body(), "home");
+}
+
+TEST_F(StaticFilesTest, NoIndexNamesAlwaysLists) {
+  StaticFilesOptions options{.root = root_};
+  options.index_names.clear();
+  init_root(static_files_argument(options));
+  write("index.html", "index");
+  EXPECT_NE(get("/")->body().find("href=\"index.html\""), std::string::npos);
 }
 
 TEST_F(StaticFilesTest, ListingIsAnHtml5PageTitledWithTheEscapedPath) {
@@ -332,8 +391,8 @@ TEST_F(StaticFilesTest, RootListingHasNoParentLink) {
   auto r = get("/");
   EXPECT_EQ(r->status_code(), 200);
   const std::vector<std::string> expected = {
-      R"(<li><a href="hello.txt">hello.txt</a></li>)",
-      R"(<li><a href="sub/">sub/</a></li>)",
+      R"(<a href="sub/">sub/</a>)",
+      R"(<a href="hello.txt">hello.txt</a>)",
   };
   EXPECT_EQ(list_items(r->body()), expected);
   EXPECT_NE(r->body().find("<title>Index of /</title>"), std::string::npos);

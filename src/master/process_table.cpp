@@ -1,0 +1,160 @@
+#include "master/process_table.hpp"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "core/log.hpp"
+#include "core/stats.hpp"
+
+namespace forkserve {
+
+constexpr std::size_t kLabelSize = 124;
+struct ProcessTable::SharedSlot {
+  char label[kLabelSize];
+  WorkerStatus worker;
+  RequestRecord request;
+};
+
+bool ProcessTable::open(int capacity, std::string& error) {
+  static_assert(sizeof(WorkersShared) <= alignof(std::max_align_t));
+  mapping_bytes_ = alignof(std::max_align_t) + sizeof(SharedSlot) * static_cast<std::size_t>(capacity);
+  void* mapping = ::mmap(nullptr, mapping_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mapping == MAP_FAILED) {
+    error = std::string("mmap process table: ") + std::strerror(errno);
+    return false;
+  }
+  mapping_ = mapping;
+  workers_shared_ = new (mapping) WorkersShared;
+  shared_ = new (static_cast<char*>(mapping) + alignof(std::max_align_t)) SharedSlot[capacity];
+  slots_.assign(static_cast<std::size_t>(capacity), ProcessSlot{});
+  return true;
+}
+
+ProcessTable::~ProcessTable() {
+  if (mapping_ != nullptr) ::munmap(mapping_, mapping_bytes_);
+}
+
+int ProcessTable::claim() {
+  const int count = capacity();
+  for (int i = 0; i < count; ++i) {
+    int slot = (next_slot_ + i) % count;
+    if (slots_[static_cast<std::size_t>(slot)].pid != 0) continue;
+    next_slot_ = (slot + 1) % count;
+    SharedSlot& shared = shared_[slot];
+    shared.label[0] = '\0';
+    shared.worker.connections.store(0);
+    shared.worker.busy_until_ns.store(0);
+    shared.worker.ready.store(0);
+    shared.request.serving.store(0);
+    shared.request.pending.store(0);
+    return slot;
+  }
+  return -1;
+}
+
+void ProcessTable::add(int slot, pid_t pid, Deadline kill_at, unsigned generation) {
+  slots_[static_cast<std::size_t>(slot)] = {pid, kill_at, Clock::now(), generation, false};
+  ++live_;
+}
+
+void ProcessTable::set_kill_at(int slot, Deadline kill_at) {
+  ProcessSlot& process = slots_[static_cast<std::size_t>(slot)];
+  if (!process.killed) process.kill_at = kill_at;
+}
+
+std::span<char> ProcessTable::label(int slot) { return shared_[slot].label; }
+WorkerStatus& ProcessTable::status(int slot) { return shared_[slot].worker; }
+RequestRecord& ProcessTable::request(int slot) { return shared_[slot].request; }
+
+bool ProcessTable::ended_cleanly(const ProcessExit& exit) const {
+  // exit(0) from a handler mid-request is no clean end.
+  return WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0 &&
+         shared_[exit.slot].request.pending.load(std::memory_order_acquire) == 0;
+}
+
+void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, const LogFiles& logs,
+                                bool stopping) {
+  RequestRecord& request = shared_[exit.slot].request;
+  if (request.serving.exchange(0, std::memory_order_relaxed) != 0) {
+    stats().busy.fetch_sub(1, std::memory_order_relaxed);  // it died before taking itself off
+  }
+  if (!stopping && !ended_cleanly(exit)) stats().handler_crashes.fetch_add(1, std::memory_order_relaxed);
+  if (request.pending.exchange(0, std::memory_order_acquire) == 0) return;
+  // The access line the process did not write, from what it recorded: the
+  // request, and the status sent (500 and no size if none). Every field is
+  // bounded here, and format_access_line escapes every byte.
+  auto text = [](const char* field, std::size_t size) { return std::string_view(field, strnlen(field, size)); };
+  int status = request.status.load(std::memory_order_relaxed);
+  if (status < 100 || status > 599) status = 500;
+  AccessRecord record{text(request.remote_addr, sizeof request.remote_addr),
+                      static_cast<std::time_t>(request.started),
+                      text(request.request_line, sizeof request.request_line), status, 0};
+  if (request.has_referer) record.referer = text(request.referer, sizeof request.referer);
+  if (request.has_user_agent) record.user_agent = text(request.user_agent, sizeof request.user_agent);
+  append_log_line(LogStream::Access, logs.access_fd(), format_access_line(record, config.log_format));
+  count_response(status);
+}
+
+void ProcessTable::reap(const std::function<void(const ProcessExit&)>& on_exit) {
+  int status = 0;
+  pid_t pid;
+  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    auto found =
+        std::find_if(slots_.begin(), slots_.end(), [pid](const ProcessSlot& s) { return s.pid == pid; });
+    if (found == slots_.end()) continue;
+    int slot = static_cast<int>(found - slots_.begin());
+    on_exit({slot, pid, status});
+    *found = ProcessSlot{};
+    --live_;
+  }
+}
+
+std::string ProcessTable::describe(const ProcessExit& exit, std::string_view noun) {
+  std::string message = std::string(noun) + " " + std::to_string(exit.pid);
+  const char* label = shared_[exit.slot].label;
+  if (std::size_t length = strnlen(label, kLabelSize); length > 0) {
+    // The process wrote it; log_error escapes any control byte in it.
+    message.append(" (").append(label, length).append(")");
+  }
+  if (WIFSIGNALED(exit.status)) {
+    int sig = WTERMSIG(exit.status);
+    message += " killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
+  } else if (WEXITSTATUS(exit.status) == 0) {
+    message += " exited with status 0 before its response was logged (exit() in the handler?)";
+  } else {
+    message += " exited with status " + std::to_string(WEXITSTATUS(exit.status));
+  }
+  return message;
+}
+
+Deadline ProcessTable::kill_overdue(Deadline now, const std::function<std::string(int slot)>& overdue) {
+  Deadline next = Deadline::max();
+  for (int i = 0; i < capacity(); ++i) {
+    ProcessSlot& process = slots_[static_cast<std::size_t>(i)];
+    if (process.pid <= 0) continue;
+    if (process.kill_at <= now) {
+      if (std::string why = process.killed ? "" : overdue(i); process.killed || !why.empty()) {
+        if (!why.empty()) log_error(why + "; killing it");
+        ::kill(process.pid, SIGKILL);
+        process.killed = true;
+        process.kill_at = now + kTermWait;  // if it is still listed then, try again
+      }
+    }
+    if (process.kill_at > now) next = std::min(next, process.kill_at);
+  }
+  return next;
+}
+
+void ProcessTable::signal_all(int sig) const {
+  for (const ProcessSlot& process : slots_) {
+    if (process.pid > 0) ::kill(process.pid, sig);
+  }
+}
+
+}  // namespace forkserve
