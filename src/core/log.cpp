@@ -252,8 +252,11 @@ bool flush_floods() {
   std::int64_t now = now_seconds();
   for (int kind = 0; kind < kFloodKinds; ++kind) {
     FloodGate& gate = stats().floods[kind];
-    if (gate.suppressed.load(std::memory_order_relaxed) == 0) continue;
     std::int64_t last = gate.second.load(std::memory_order_relaxed);
+    if (gate.suppressed.load(std::memory_order_relaxed) == 0) {
+      pending = pending || last >= now;  // a line this second: others may follow it, unwritten
+      continue;
+    }
     if (last >= now || !gate.second.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
       pending = true;
       continue;

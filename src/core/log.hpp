@@ -40,7 +40,8 @@ void set_log_main_process();
 void log_flood(Flood kind, std::string_view message);
 
 // Writes the counts of floods whose last line is over a second old. True
-// while some remain unreported (call again within a second).
+// while some may remain unreported: counted, or a line written this second
+// that others may follow (call again within a second).
 bool flush_floods();
 
 // --syslog. open_syslog() connects at once (LOG_NDELAY), so call it before
