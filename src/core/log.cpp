@@ -231,6 +231,12 @@ void log_error_signal_safe(std::string_view message) {
   g_in_signal_handler = 0;
 }
 
+namespace {
+void (*g_flood_line_hook)() = nullptr;
+}  // namespace
+
+void set_flood_line_hook(void (*hook)()) { g_flood_line_hook = hook; }
+
 void log_flood(Flood kind, std::string_view message) {
   FloodGate& gate = stats().floods[static_cast<int>(kind)];
   std::int64_t now = now_seconds();
@@ -245,6 +251,7 @@ void log_flood(Flood kind, std::string_view message) {
             std::to_string(now - last) + " s)";
   }
   log_error(line);
+  if (g_flood_line_hook != nullptr) g_flood_line_hook();
 }
 
 bool flush_floods() {

@@ -39,6 +39,11 @@ void set_log_main_process();
 // the last 1 s)"), or written by flush_floods().
 void log_flood(Flood kind, std::string_view message);
 
+// Called in the process that writes a flood's line, so that whoever calls
+// flush_floods() can be woken (a worker's parent sleeps otherwise; a child's
+// wakes at its exit anyway). Async-signal-safe, not allocating.
+void set_flood_line_hook(void (*hook)());
+
 // Writes the counts of floods whose last line is over a second old. True
 // while some may remain unreported: counted, or a line written this second
 // that others may follow (call again within a second).

@@ -5,7 +5,6 @@
 #include <memory>
 #include <string>
 
-#include "core/stats.hpp"
 #include "master/fork_policy.hpp"
 #include "master/policy.hpp"
 #include "master/process_table.hpp"
@@ -41,11 +40,8 @@ class MasterLoop {
     while (signals_.stop_requests() == 0 && !policy_->gave_up()) {
       Deadline now = Clock::now();
       WaitPlan plan = policy_->plan(now);
-      // While flood counts may wait to be written (a connection in flight
-      // can add to them unseen), wake within a second to write them.
-      if (floods_pending_ || stats().busy.load(std::memory_order_relaxed) > 0) {
-        plan.until = std::min(plan.until.value_or(Deadline::max()), now + kFloodFlush);
-      }
+      // While flood counts may wait to be written, wake within a second.
+      if (floods_pending_) plan.until = std::min(plan.until.value_or(Deadline::max()), now + kFloodFlush);
       wait(plan.accept, plan.until);
     }
     shut_down();

@@ -16,6 +16,8 @@
 namespace forkserve {
 namespace {
 
+int g_parent_wake_fd = -1;
+
 std::int64_t steady_ns(Deadline t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
@@ -36,6 +38,9 @@ bool watch(int epoll_fd, int fd, std::uint32_t events) {
 
 void run_worker(const WorkerSetup& setup) {
   const Config& config = *setup.config;
+  // A flood line: the parent writes the count of what follows it a second later.
+  g_parent_wake_fd = setup.parent_wake_fd;
+  set_flood_line_hook([] { (void)::eventfd_write(g_parent_wake_fd, 1); });
   ConnectionServer server(config, *setup.module, *setup.logs, setup.label, setup.record);
 
   // EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all of them.
