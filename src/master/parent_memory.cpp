@@ -106,6 +106,22 @@ bool all_zero(const char* page, std::size_t size) {
   return true;
 }
 
+// Whether this thread is the process's only one. Another thread's writes to
+// the heap between its copy and the remap would be undone, and nothing can
+// stop that thread for the while; so a process with threads (a handler's
+// init() may start one) keeps its heap as it is.
+bool single_threaded() {
+  FILE* status = std::fopen("/proc/self/status", "re");
+  if (status == nullptr) return false;
+  char line[256];
+  long threads = 0;
+  while (std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::sscanf(line, "Threads: %ld", &threads) == 1) break;
+  }
+  std::fclose(status);
+  return threads == 1;
+}
+
 // Replaces the mapping with a private mapping of a memfd holding a copy of
 // it. Same addresses, same contents, same copy-on-write privacy; but a
 // mapping of a file that the process has not written since carries no
@@ -191,13 +207,14 @@ void make_parent_cheap_to_fork() {
   const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
   std::vector<unsigned char> residency;
   std::vector<Mapping> runs;
+  const bool alone = single_threaded();
   for (const Mapping& mapping : private_memory()) {
     // The brk heap is malloc's alone, so its pages can change backing under
     // it. Other anonymous memory may belong to an allocator that counts on
     // MADV_DONTNEED leaving zeros, which a file's private mapping does not:
     // that is only collapsed into huge pages.
     if (mapping.heap) {
-      if (resident_pages(mapping.start, mapping.end, residency) * page >= kMinHeapSnapshot) {
+      if (alone && resident_pages(mapping.start, mapping.end, residency) * page >= kMinHeapSnapshot) {
         (void)snapshot_heap(mapping);  // if it cannot be done, the heap stays as it was
       }
     } else {
