@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -133,6 +135,11 @@ bool snapshot_heap(const Mapping& heap) {
   const std::size_t length = heap.end - heap.start;
   int fd = ::memfd_create(kHeapName, MFD_CLOEXEC);
   if (fd < 0) return false;
+  // A signal handler (a module's, say) writing the heap between the copy and
+  // the remap would have its write undone: none runs until the remap is done.
+  sigset_t all, before;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &before);
   bool copied = ::ftruncate(fd, static_cast<off_t>(length)) == 0;
   const char* base = reinterpret_cast<const char*>(heap.start);
   // Runs of non-zero pages, one pwrite each.
@@ -155,6 +162,7 @@ bool snapshot_heap(const Mapping& heap) {
     mapped = ::mmap(reinterpret_cast<void*>(heap.start), length, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_FIXED, fd, 0);
   }
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
   ::close(fd);
   return mapped != MAP_FAILED;
 }

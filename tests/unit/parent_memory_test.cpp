@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 #include <malloc.h>
+#include <signal.h>
+#include <sys/time.h>
 
 #include <algorithm>
 #include <array>
@@ -76,6 +78,37 @@ TEST(ParentMemoryTest, WritesOfAnotherThreadToTheHeapAreNotLost) {
   writer.join();
   EXPECT_FALSE(lost) << "a write the other thread made to the heap was undone";
   delete counter;
+}
+
+// A handler's init() may leave a signal handler of its own running.
+std::uint64_t* g_signal_counter = nullptr;
+std::uint64_t g_signal_count = 0;
+volatile sig_atomic_t g_signal_write_lost = 0;
+void count_on_heap(int) {
+  if (*g_signal_counter != g_signal_count) g_signal_write_lost = 1;
+  *g_signal_counter = ++g_signal_count;
+}
+
+TEST(ParentMemoryTest, WritesOfASignalHandlerToTheHeapAreNotLost) {
+#ifdef FORKSERVE_TEST_ASAN
+  GTEST_SKIP() << "under ASan malloc is the sanitizer's: there is no brk heap to move";
+#endif
+  auto state = heap_state(3);
+  g_signal_counter = new std::uint64_t(0);
+  struct sigaction action {
+  }, previous{};
+  action.sa_handler = count_on_heap;
+  action.sa_flags = SA_RESTART;
+  ASSERT_EQ(::sigaction(SIGALRM, &action, &previous), 0);
+  itimerval every{{0, 50}, {0, 50}};
+  ASSERT_EQ(::setitimer(ITIMER_REAL, &every, nullptr), 0);
+  for (int i = 0; i < 10 && !g_signal_write_lost; ++i) make_parent_cheap_to_fork();
+  itimerval off{};
+  ::setitimer(ITIMER_REAL, &off, nullptr);
+  ::sigaction(SIGALRM, &previous, nullptr);
+  EXPECT_GT(g_signal_count, 0U);
+  EXPECT_FALSE(g_signal_write_lost) << "a write a signal handler made to the heap was undone";
+  delete g_signal_counter;
 }
 
 TEST(ParentMemoryTest, MallocKeepsItsDataAndGivesZeroedMemoryAfterTheHeapShrinksAndGrowsAgain) {
