@@ -62,7 +62,8 @@ std::string why_unavailable() {
 struct Mapping {
   std::uintptr_t start;
   std::uintptr_t end;
-  bool heap;  // malloc's brk heap, as it is or as an earlier snapshot left it
+  bool heap;   // malloc's brk heap, as it is or as an earlier snapshot left it
+  bool moved;  // the heap as an earlier snapshot left it
 };
 
 // The private writable memory of the process that is not a file's: malloc's
@@ -81,9 +82,10 @@ std::vector<Mapping> private_memory() {
     std::string_view path(line + path_at);
     if (!path.empty() && path.back() == '\n') path.remove_suffix(1);
     if (std::strcmp(perms, "rw-p") != 0) continue;
-    bool heap = path == "[heap]" || path.starts_with(std::string("/memfd:") + kHeapName);
+    bool moved = path.starts_with(std::string("/memfd:") + kHeapName);
+    bool heap = moved || path == "[heap]";
     if (end - start > kLargestMapping) continue;
-    if (heap || (inode == 0 && path.empty())) mappings.push_back({start, end, heap});
+    if (heap || (inode == 0 && path.empty())) mappings.push_back({start, end, heap, moved});
   }
   std::fclose(maps);
   return mappings;
@@ -167,6 +169,29 @@ bool snapshot_heap(const Mapping& heap) {
   return mapped != MAP_FAILED;
 }
 
+// Undoes an earlier snapshot_heap(): anonymous memory again, same contents.
+// malloc_trim() gives freed pages back with MADV_DONTNEED, which in a private
+// file mapping brings back the file's old contents instead of freeing them:
+// a replaced module's freed state would be kept and copied on and on.
+void unsnapshot_heap(const Mapping& heap) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t length = heap.end - heap.start;
+  void* copy = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (copy == MAP_FAILED) return;
+  sigset_t all, before;  // as in snapshot_heap()
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &before);
+  const char* base = reinterpret_cast<const char*>(heap.start);
+  for (std::size_t offset = 0; offset < length; offset += page) {
+    if (!all_zero(base + offset, page)) std::memcpy(static_cast<char*>(copy) + offset, base + offset, page);
+  }
+  if (::mremap(copy, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(heap.start)) ==
+      MAP_FAILED) {
+    ::munmap(copy, length);
+  }
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
+
 // The 2 MiB-aligned runs of the mapping that are mostly resident.
 void add_collapsible(const Mapping& mapping, std::vector<Mapping>& runs,
                      std::vector<unsigned char>& residency) {
@@ -177,7 +202,7 @@ void add_collapsible(const Mapping& mapping, std::vector<Mapping>& runs,
     if (!runs.empty() && runs.back().end == block) {
       runs.back().end += kHugePage;
     } else {
-      runs.push_back({block, block + kHugePage, false});
+      runs.push_back({block, block + kHugePage, false, false});
     }
   }
 }
@@ -209,13 +234,18 @@ void keep_allocations_on_the_heap() {
 }
 
 void make_parent_cheap_to_fork() {
+  const bool alone = single_threaded();
+  if (alone) {
+    for (const Mapping& mapping : private_memory()) {
+      if (mapping.moved) unsnapshot_heap(mapping);
+    }
+  }
 #ifdef __GLIBC__
   ::malloc_trim(0);  // freed chunks become holes
 #endif
   const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
   std::vector<unsigned char> residency;
   std::vector<Mapping> runs;
-  const bool alone = single_threaded();
   for (const Mapping& mapping : private_memory()) {
     // The brk heap is malloc's alone, so its pages can change backing under
     // it. Other anonymous memory may belong to an allocator that counts on

@@ -2,10 +2,13 @@
 // memory under malloc, the process's data and malloc itself go on as before.
 #include "master/parent_memory.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -78,6 +81,41 @@ TEST(ParentMemoryTest, WritesOfAnotherThreadToTheHeapAreNotLost) {
   writer.join();
   EXPECT_FALSE(lost) << "a write the other thread made to the heap was undone";
   delete counter;
+}
+
+// Bytes of memory the files behind the moved heap hold; -1 if this process
+// may not look (/proc/self/map_files).
+long long moved_heap_bytes() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  long long total = 0;
+  while (std::getline(maps, line)) {
+    if (line.find("/memfd:forkserve-heap") == std::string::npos) continue;
+    int fd = ::open(("/proc/self/map_files/" + line.substr(0, line.find(' '))).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) total += static_cast<long long>(st.st_blocks) * 512;
+    ::close(fd);
+  }
+  return total;
+}
+
+TEST(ParentMemoryTest, HeapMemoryFreedAfterTheHeapWasMovedIsGivenBackByTheNextMove) {
+#ifdef FORKSERVE_TEST_ASAN
+  GTEST_SKIP() << "under ASan malloc is the sanitizer's: there is no brk heap to move";
+#endif
+  const long long state_bytes = 4096LL * 4096;
+  auto old_module = heap_state(1);
+  make_parent_cheap_to_fork();
+  if (moved_heap_bytes() < 0) GTEST_SKIP() << "/proc/self/map_files cannot be read here";
+  auto new_module = heap_state(2);  // a reload: the new module's init() runs first
+  old_module.clear();               // then the old one goes
+  make_parent_cheap_to_fork();
+  ASSERT_TRUE(heap_is_moved()) << "the test needs the heap moved";
+  EXPECT_LT(moved_heap_bytes(), state_bytes * 3 / 2) << "the old module's freed state is still held";
+  for (const auto& block : new_module) {
+    for (unsigned char byte : *block) ASSERT_EQ(byte, 2);
+  }
 }
 
 // A handler's init() may leave a signal handler of its own running.
