@@ -3,7 +3,8 @@
 # Builds the handler module NAME.so (no "lib" prefix, so --handler NAME.so
 # finds it by the name you gave) from sources that use FORKSERVE_EXPORT_HANDLER:
 # compiled with hidden visibility, inline functions included, and linked with
-# a version script so forkserve_module_v1 is the only exported symbol.
+# a version script so forkserve_module_v1 is the only exported symbol, and
+# optimised (-O2) when the project sets no build type.
 #
 # By default the module carries its own copy of libstdc++ and libgcc
 # (-static-libstdc++ -static-libgcc). forkserve itself is linked that way,
@@ -31,5 +32,10 @@ function(forkserve_add_handler name)
   target_link_options(${name} PRIVATE "LINKER:--version-script=${map}")
   if(NOT FORKSERVE_HANDLER_SHARED_RUNTIME)
     target_link_options(${name} PRIVATE -static-libstdc++ -static-libgcc)
+  endif()
+  # A project configured without a build type compiles with no -O at all;
+  # a handler runs on every request, so it gets -O2 unless a type is chosen.
+  if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+    target_compile_options(${name} PRIVATE -O2)
   endif()
 endfunction()

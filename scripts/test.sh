@@ -33,4 +33,16 @@ done
 need_packages ucspi-tcp nlohmann-json3-dev "${peers[@]}"
 build_into "$dir" "${flags[@]}"
 cd "$dir"
-ctest --output-on-failure --parallel "$(nproc)" --timeout 300
+status=0
+ctest --output-on-failure --parallel "$(nproc)" --timeout 300 || status=$?
+
+# ctest lists skipped tests without the reason each gave (GTEST_SKIP() << why,
+# or the install test's "skipped: ..."); print it from the tests' output.
+awk '
+  /^[0-9]+\/[0-9]+ Test: / { name = $3; reason = ""; grab = 0 }
+  /: Skipped$/ { grab = 1; next }
+  grab && /^\[  SKIPPED \]/ { grab = 0; print "skipped " name ": " reason; next }
+  grab && NF { reason = reason (reason == "" ? "" : " ") $0 }
+  /^SKIPPED: / { print "skipped " name ": " substr($0, 10) }
+' Testing/Temporary/LastTest.log | sort -u
+exit "$status"

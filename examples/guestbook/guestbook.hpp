@@ -55,8 +55,9 @@ class EntryFile {
     record.add("name", entry.name);
     record.add("message", entry.message);
     const std::string line = forkserve::to_urlencoded(record) + "\n";
-    const Descriptor fd(open_file(O_WRONLY | O_APPEND | O_CREAT));
+    const Descriptor fd(open_file(O_RDWR | O_APPEND | O_CREAT));
     lock(fd.get(), LOCK_EX);
+    drop_partial_last_line(fd.get());
     const ssize_t n = ::write(fd.get(), line.data(), line.size());
     if (n != static_cast<ssize_t>(line.size())) fail("write", n < 0 ? errno : ENOSPC);
   }
@@ -105,6 +106,23 @@ class EntryFile {
     const int fd = ::open(path_.c_str(), flags | O_CLOEXEC, 0644);
     if (fd < 0) fail("open", errno);
     return fd;
+  }
+  // A writer killed mid-write leaves a line without '\n'; appending after it
+  // would glue the next entry onto it (and a cut "%4" would make every read
+  // fail). Called under the exclusive lock, so no writer is mid-line now.
+  void drop_partial_last_line(int fd) const {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) fail("fstat", errno);
+    off_t end = st.st_size;
+    char c = '\n';
+    while (end > 0) {
+      const ssize_t n = ::pread(fd, &c, 1, end - 1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n != 1) fail("read", n < 0 ? errno : EIO);
+      if (c == '\n') break;
+      --end;
+    }
+    if (end != st.st_size && ::ftruncate(fd, end) != 0) fail("truncate", errno);
   }
   void lock(int fd, int operation) const {
     while (::flock(fd, operation) != 0) {

@@ -148,6 +148,8 @@ class FrozenArena : public std::pmr::memory_resource {
  protected:
   void* do_allocate(std::size_t bytes, std::size_t alignment) override {
     if (sealed_ || frozen_for_good_) throw FrozenArenaSealed();
+    // Past this, sizes below would wrap around: no address space is that big.
+    if (bytes > kLargestRequest || alignment > kLargestRequest) throw std::bad_alloc();
     if (chunk_count_ > 0) {
       if (void* p = carve(chunks_[chunk_count_ - 1], bytes, alignment)) return p;
     }
@@ -181,6 +183,7 @@ class FrozenArena : public std::pmr::memory_resource {
     int fd = -1;  // the memfd, until sealed
   };
   static constexpr std::size_t kMaxChunks = 40;  // doubling: far more than any address space
+  static constexpr std::size_t kLargestRequest = std::size_t{1} << 60;
 
   static std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
   static std::size_t page_round(std::size_t n) {
@@ -191,7 +194,7 @@ class FrozenArena : public std::pmr::memory_resource {
   static void* carve(Chunk& chunk, std::size_t bytes, std::size_t alignment) {
     auto base = reinterpret_cast<std::uintptr_t>(chunk.base);
     std::uintptr_t start = (base + chunk.used + alignment - 1) & ~(std::uintptr_t{alignment} - 1);
-    if (start + bytes > base + chunk.size) return nullptr;
+    if (start > base + chunk.size || bytes > base + chunk.size - start) return nullptr;
     chunk.used = start + bytes - base;
     return reinterpret_cast<void*>(start);
   }

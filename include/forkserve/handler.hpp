@@ -163,6 +163,12 @@ namespace detail {
 template <typename Signature>
 class UniqueFunction;
 
+// Callables that can be empty: UniqueFunction keeps them empty.
+template <typename F>
+constexpr bool is_nullable = std::is_pointer_v<F> || std::is_member_pointer_v<F>;
+template <typename G>
+constexpr bool is_nullable<std::function<G>> = true;
+
 template <typename R, typename... Args>
 class UniqueFunction<R(Args...)> {
  public:
@@ -170,10 +176,20 @@ class UniqueFunction<R(Args...)> {
   template <typename F>
     requires(!std::is_same_v<std::decay_t<F>, UniqueFunction> &&
              std::is_invocable_r_v<R, std::decay_t<F>&, Args...>)
-  UniqueFunction(F&& f) : callable_(std::make_unique<Holder<std::decay_t<F>>>(std::forward<F>(f))) {}
+  UniqueFunction(F&& f) {
+    // An empty std::function or null function pointer stays empty, as it was
+    // when Source was a std::function (Body::send tests for it).
+    if constexpr (is_nullable<std::decay_t<F>>) {
+      if (f == nullptr) return;
+    }
+    callable_ = std::make_unique<Holder<std::decay_t<F>>>(std::forward<F>(f));
+  }
 
   explicit operator bool() const { return callable_ != nullptr; }
-  R operator()(Args... args) const { return callable_->call(std::forward<Args>(args)...); }
+  R operator()(Args... args) const {
+    if (!callable_) throw std::bad_function_call();  // as an empty std::function does
+    return callable_->call(std::forward<Args>(args)...);
+  }
 
  private:
   struct Callable {

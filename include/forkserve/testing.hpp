@@ -80,19 +80,33 @@ struct MultipartBody {
   std::string body;
 };
 
+namespace detail {
+// A quoted-string's inside: '"' and '\\' escaped, as MediaType::parse reads them.
+inline std::string quoted(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+}  // namespace detail
+
 inline MultipartBody multipart(const Fields& fields, const std::vector<FilePart>& files = {},
                                std::string_view boundary = "forkserve-test-boundary-7MA4YWxkTrZu0gW") {
   MultipartBody out;
   out.content_type = "multipart/form-data; boundary=" + std::string(boundary);
   for (const auto& [name, value] : fields) {
     out.body.append("--").append(boundary).append("\r\n");
-    out.body.append("Content-Disposition: form-data; name=\"").append(name).append("\"\r\n\r\n");
+    out.body.append("Content-Disposition: form-data; name=\"")
+        .append(detail::quoted(name))
+        .append("\"\r\n\r\n");
     out.body.append(value).append("\r\n");
   }
   for (const FilePart& f : files) {
     out.body.append("--").append(boundary).append("\r\n");
-    out.body.append("Content-Disposition: form-data; name=\"").append(f.field);
-    out.body.append("\"; filename=\"").append(f.filename).append("\"\r\n");
+    out.body.append("Content-Disposition: form-data; name=\"").append(detail::quoted(f.field));
+    out.body.append("\"; filename=\"").append(detail::quoted(f.filename)).append("\"\r\n");
     out.body.append("Content-Type: ").append(f.content_type).append("\r\n\r\n");
     out.body.append(f.content).append("\r\n");
   }

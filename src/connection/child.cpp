@@ -22,7 +22,9 @@
 #include "connection/file_reply.hpp"
 #include "connection/request_body.hpp"
 #include "connection/response_writer.hpp"
+#include "connection/status_page.hpp"
 #include "core/log.hpp"
+#include "core/stats.hpp"
 #include "handlers/cgi.hpp"
 #include "handlers/static_files.hpp"
 #include "http/date.hpp"
@@ -81,6 +83,7 @@ long long read_input(void* server, char* buffer, std::size_t size) {
   RequestContext& ctx = self(server);
   if (ctx.body_hidden) return 0;
   bool arriving = !ctx.body->received_all();
+  if (ctx.writer.head_sent()) ctx.body->forgo_continue();
   long long n = ctx.body->read({buffer, size});
   if (n < 0) {
     ctx.client_error = ctx.body->error_status();
@@ -94,7 +97,11 @@ long long read_input(void* server, char* buffer, std::size_t size) {
 }
 
 void log_from_handler(void* server, const char* message, std::size_t size) {
-  self(server).log(std::string("handler: ").append(message, size));
+  RequestContext& ctx = self(server);
+  // A handler reporting the client's own failure (its body timed out or was
+  // cut): that is logged once, aggregated, when the handler returns.
+  if (ctx.client_error != 0) return;
+  ctx.log(std::string("handler: ").append(message, size));
 }
 
 int start_response(void* server, forkserve_str status, const forkserve_pair* headers, std::size_t count,
@@ -152,6 +159,13 @@ void linger_and_close(int fd) {
   char sink[4096];
   while (read_some(fd, sink, until).status == IoStatus::Ok) {
   }
+}
+
+RequestRecord* g_record = nullptr;  // this connection's, if the parent keeps one
+
+// The access line is out: the parent has nothing to write for this request.
+void access_line_written() {
+  if (g_record != nullptr) g_record->pending.store(0, std::memory_order_release);
 }
 
 // The phase alarm. While the handler runs, SIGALRM is due --handler-timeout
@@ -221,16 +235,20 @@ void on_phase_alarm(int) {
   unsigned long long body_bytes = a.unavailable_body_bytes;
   if (!a.writer->head_sent()) {
     write_line(a.client_fd, a.unavailable_response);
-    write_line(STDERR_FILENO, a.handler_timeout_line);
+    stats().timeouts[static_cast<int>(TimeoutPhase::Handler)].fetch_add(1, std::memory_order_relaxed);
+    log_error_signal_safe(a.handler_timeout_line);
   } else {
     reset_on_close(a.client_fd);
     status = a.writer->status();
     body_bytes = a.writer->body_bytes();
-    write_line(STDERR_FILENO, a.response_timeout_line);
+    stats().timeouts[static_cast<int>(TimeoutPhase::Write)].fetch_add(1, std::memory_order_relaxed);
+    log_error_signal_safe(a.response_timeout_line);
   }
   char* line = g_alarm.access_line.data();
   char* end = append_access_suffix(line + a.access_prefix_length, status, body_bytes, a.access_trailer);
-  write_line(a.access_log_fd, {line, static_cast<std::size_t>(end - line)});
+  append_log_line(LogStream::Access, a.access_log_fd, {line, static_cast<std::size_t>(end - line)});
+  access_line_written();
+  count_response(status);
   end_child(0);
 }
 
@@ -243,6 +261,28 @@ void start_response_phase() {
   a.write_deadline_ns.store(deadline, std::memory_order_relaxed);
   std::int64_t due = a.due_ns.load(std::memory_order_relaxed);
   if (due == 0 || due > deadline) set_alarm_in(window);
+  if (g_record != nullptr) g_record->status.store(a.writer->status(), std::memory_order_relaxed);
+}
+
+// Fills the record the parent writes the access line from, should this
+// process end before it does.
+void open_record(RequestRecord* record, const AccessRecord& access) {
+  g_record = record;
+  if (record == nullptr) return;
+  auto copy = [](char* to, std::size_t size, std::string_view from) {
+    std::size_t n = std::min(from.size(), size - 1);
+    std::memcpy(to, from.data(), n);
+    to[n] = '\0';
+  };
+  record->status.store(0, std::memory_order_relaxed);
+  record->started = access.time;
+  copy(record->remote_addr, sizeof record->remote_addr, access.remote_addr);
+  copy(record->request_line, sizeof record->request_line, access.request_line);
+  record->has_referer = access.referer.has_value();
+  copy(record->referer, sizeof record->referer, access.referer.value_or(""));
+  record->has_user_agent = access.user_agent.has_value();
+  copy(record->user_agent, sizeof record->user_agent, access.user_agent.value_or(""));
+  record->pending.store(1, std::memory_order_release);
 }
 
 // Arms the alarm `seconds` from now. The handler is installed once per
@@ -271,11 +311,11 @@ void arm_phase_alarm(const Config& config, const RequestContext& ctx, int access
   a.write_timeout = static_cast<unsigned>(config.write_timeout);
   a.unavailable_response = http::error_response(503, "handler timeout", http::format_http_date(std::time(nullptr)));
   a.unavailable_body_bytes = a.unavailable_response.size() - (a.unavailable_response.find("\r\n\r\n") + 4);
-  std::string where = "forkserve: " + std::string(ctx.context) + ": ";
-  a.handler_timeout_line =
-      where + "handler timeout: no response after " + std::to_string(config.handler_timeout) + " s\n";
-  a.response_timeout_line = where + "response timeout: not finished " + std::to_string(config.write_timeout) +
-                            " s after its first byte\n";
+  // Escaped now: the handler writes them as they are.
+  std::string where = escape_control_bytes(ctx.context) + ": ";
+  a.handler_timeout_line = where + "handler timeout: no response after " + std::to_string(config.handler_timeout) + " s";
+  a.response_timeout_line =
+      where + "response timeout: not finished " + std::to_string(config.write_timeout) + " s after its first byte";
   a.access_line = access_prefix;
   a.access_prefix_length = access_prefix.size();
   a.access_trailer = access_trailer;
@@ -296,13 +336,12 @@ void look_up_local_address(int fd, Endpoint& local) {
 
 bool is_wildcard(std::string_view host) { return host == "0.0.0.0" || host == "::"; }
 
-// "GET /path" for the parent's log, should this child die; control bytes blanked.
+// "GET /path" for the parent's log, should this child die (which escapes it).
 void write_label(const Connection& connection, const http::RequestHead& head) {
   if (connection.label == nullptr || connection.label_size == 0) return;
   std::string label = std::string(head.method).append(" ").append(head.path);
   std::size_t n = std::min(label.size(), connection.label_size - 1);
   std::copy_n(label.data(), n, connection.label);
-  blank_control_bytes({connection.label, n});
   connection.label[n] = '\0';
 }
 
@@ -506,6 +545,13 @@ bool run_handler(RequestContext& ctx, const forkserve_module& module, const Envi
   arm_phase_alarm(config, ctx, access_log_fd, access_prefix, access_trailer);
   dispatch(ctx, module, environ.variables, config);
   g_alarm.response_done = 1;
+  if (ctx.client_error == 408) {
+    stats().timeouts[static_cast<int>(TimeoutPhase::Body)].fetch_add(1, std::memory_order_relaxed);
+    log_flood(Flood::BodyTimeout, std::string(ctx.context) + ": client timeout: request body incomplete after " +
+                                      std::to_string(config.body_timeout) + " s");
+  } else if (ctx.client_error == 400) {
+    log_flood(Flood::ClientReset, std::string(ctx.context) + ": " + ctx.last_error);
+  }
   return ctx.body->read_to_end();
 }
 
@@ -515,6 +561,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
                      int access_log_fd) {
   UniqueFd socket_fd(connection.fd);
   g_alarm.response_done = 0;
+  g_record = nullptr;
   std::time_t started = std::time(nullptr);
 
   ConnectionInfo info{to_endpoint(connection.peer), connection.local};
@@ -540,8 +587,9 @@ int serve_connection(const Connection& connection, const Config& config, const f
   int early_status = received.timeout_status;
   std::string_view early_reason = "the request head did not arrive in time";
   if (early_status != 0) {
-    log_error("client timeout: request head from " + info.remote.host + " incomplete after " +
-              std::to_string(config.header_timeout) + " s");
+    stats().timeouts[static_cast<int>(TimeoutPhase::Header)].fetch_add(1, std::memory_order_relaxed);
+    log_flood(Flood::HeaderTimeout, "client timeout: request head from " + info.remote.host + " incomplete after " +
+                                        std::to_string(config.header_timeout) + " s");
   } else if (parsed.status == http::ParseStatus::Error) {
     early_status = parsed.error_status;
     early_reason = parsed.reason;
@@ -565,19 +613,24 @@ int serve_connection(const Connection& connection, const Config& config, const f
       parsed.status == http::ParseStatus::Complete ? parsed.head.request_line : first_line(received.bytes());
   std::string context = "\"";
   context.append(request_line.substr(0, 200)).append("\" from ").append(info.remote.host);
-  blank_control_bytes(context);  // no forged error-log lines
   AccessRecord record{info.remote.host, started, request_line, 0, 0};
   if (parsed.status == http::ParseStatus::Complete) {
     if (const http::HeaderField* referer = parsed.head.find("Referer")) record.referer = referer->value;
     if (const http::HeaderField* agent = parsed.head.find("User-Agent")) record.user_agent = agent->value;
   }
+  open_record(connection.record, record);
   std::string access_prefix = format_access_prefix(record);
   std::string access_trailer = format_access_trailer(record, config.log_format);
   // From the raw line, so that a HEAD whose head was refused gets no body either.
   RequestContext ctx(connection.fd, context, request_line.starts_with("HEAD "), config);
 
   bool request_read_to_end = false;
-  if (early_status == 0) {
+  if (early_status == 0 && is_status_request(parsed.head, config)) {
+    g_alarm.response_done = 1;  // as for an error answer: the alarm only bounds the response
+    install_phase_alarm(static_cast<unsigned>(config.write_timeout));
+    serve_status_page(ctx.writer, parsed.head, connection.peer, config, connection.listen_queue);
+    request_read_to_end = received.size == parsed.head_length && parsed.head.content_length.value_or(0) == 0;
+  } else if (early_status == 0) {
     write_label(connection, parsed.head);
     request_read_to_end =
         run_handler(ctx, module, environ, received, config, access_log_fd, access_prefix, access_trailer);
@@ -592,7 +645,9 @@ int serve_connection(const Connection& connection, const Config& config, const f
   std::string suffix(kAccessSuffixRoom + access_trailer.size(), '\0');
   char* suffix_end =
       append_access_suffix(suffix.data(), ctx.writer.status(), ctx.writer.body_bytes(), access_trailer);
-  write_line(access_log_fd, access_prefix.append(suffix.data(), suffix_end));
+  append_log_line(LogStream::Access, access_log_fd, access_prefix.append(suffix.data(), suffix_end));
+  access_line_written();
+  count_response(ctx.writer.status());
   if (!ctx.writer.aborted() && !request_read_to_end) linger_and_close(connection.fd);
   return 0;
 }

@@ -4,11 +4,33 @@
 #include <forkserve/module.h>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <cstdint>
+#include <optional>
+
 #include "core/config.hpp"
 #include "net/address.hpp"
 #include "net/io.hpp"
+#include "net/listener.hpp"
 
 namespace forkserve {
+
+// What the parent needs to write a request's access line when the process
+// serving it could not: it died, exit()ed or was killed before writing it.
+// In memory shared with the parent, which reads it only after that process
+// has ended, bounds every length and escapes every byte it writes.
+struct RequestRecord {
+  std::atomic<std::uint32_t> serving{0};  // 1 while counted in stats().busy
+  std::atomic<std::uint32_t> pending{0};  // 1 from the parsed head until the access line is out
+  std::atomic<std::int32_t> status{0};    // the status sent, 0 until the head went out
+  std::int64_t started = 0;               // unix seconds
+  char remote_addr[64] = {};
+  char request_line[512] = {};  // cut to fit
+  char referer[256] = {};       // empty: none (Combined only)
+  char user_agent[256] = {};
+  bool has_referer = false;
+  bool has_user_agent = false;
+};
 
 struct Connection {
   int fd = -1;  // the accepted socket, non-blocking; the child owns it
@@ -21,6 +43,11 @@ struct Connection {
   // parent can name the request if the child dies.
   char* label = nullptr;
   std::size_t label_size = 0;
+  // With --status-path: the listen queues when the connection was taken
+  // (the child no longer holds the listening sockets when it answers).
+  std::optional<ListenQueue> listen_queue;
+  // Shared with the parent (see RequestRecord); nullptr under --inetd.
+  RequestRecord* record = nullptr;
 };
 
 // Reads and parses the request, calls the handler, writes the response, logs

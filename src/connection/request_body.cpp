@@ -13,6 +13,8 @@ constexpr std::size_t kChunkedReadSize = 16 * 1024;
 RequestBody::RequestBody(int fd, const http::RequestHead& head, std::string_view after_head,
                          unsigned long long max_body_bytes, Deadline deadline)
     : fd_(fd), chunked_(head.chunked), decoder_(http::ChunkedLimits{max_body_bytes}), deadline_(deadline) {
+  // A client that already started sending needs no 100.
+  continue_pending_ = head.expects_continue() && after_head.empty();
   if (chunked_) {
     pending_ = after_head;
     return;
@@ -30,7 +32,15 @@ long long RequestBody::failed(int status, std::string message) {
   return -1;
 }
 
+void RequestBody::send_continue() {
+  if (!continue_pending_) return;
+  continue_pending_ = false;
+  iovec interim{const_cast<char*>(http::kContinueResponse.data()), http::kContinueResponse.size()};
+  (void)write_all(fd_, {&interim, 1}, deadline_);  // if it fails, so will the read
+}
+
 bool RequestBody::receive() {
+  send_continue();
   if (!buffer_) buffer_.reset(new char[kChunkedReadSize]);
   IoResult result = read_some(fd_, {buffer_.get(), kChunkedReadSize}, deadline_);
   if (result.status == IoStatus::Ok) {
@@ -56,6 +66,7 @@ long long RequestBody::read(std::span<char> buffer) {
       return static_cast<long long>(n);
     }
     if (length_left_ == 0) return 0;
+    send_continue();
     std::size_t want = static_cast<std::size_t>(std::min<unsigned long long>(buffer.size(), length_left_));
     IoResult result = read_some(fd_, buffer.first(want), deadline_);
     if (result.status == IoStatus::Ok) {

@@ -34,6 +34,12 @@ class RequestBody {
   // connection now cannot turn unread bytes into an RST.
   bool read_to_end() const;
 
+  // Expect: 100-continue: the interim 100 goes out when the first bytes not
+  // yet received are asked for, so a request refused before its body is
+  // read (413, 401, 404) gets its final status and the client never
+  // uploads. Once the response has started, it must not go out at all.
+  void forgo_continue() { continue_pending_ = false; }
+
   int error_status() const { return error_status_; }
   const std::string& error() const { return error_; }
 
@@ -41,6 +47,7 @@ class RequestBody {
   long long failed(int status, std::string message);
   // Refills pending_ from the socket; false (error set) when nothing came.
   bool receive();
+  void send_continue();
 
   int fd_;
   bool chunked_;
@@ -50,6 +57,7 @@ class RequestBody {
   http::ChunkedDecoder decoder_;
   std::unique_ptr<char[]> buffer_;  // chunked: the wire bytes read so far
   Deadline deadline_;
+  bool continue_pending_ = false;
   int error_status_ = 0;
   std::string error_;
 };

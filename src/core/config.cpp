@@ -62,6 +62,22 @@ std::string set_int(Int& field, std::string_view value, Int min, Int max, const 
   return {};
 }
 
+// Adds "ADDR[/BITS], ..." to `blocks`.
+std::string add_cidrs(std::vector<Cidr>& blocks, std::string_view v) {
+  for (;;) {
+    std::size_t comma = v.find(',');
+    std::string_view item = v.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    std::string error;
+    std::optional<Cidr> block = parse_cidr(item, &error);
+    if (!block) return error;
+    blocks.push_back(*block);
+    if (comma == std::string_view::npos) return {};
+    v.remove_prefix(comma + 1);
+  }
+}
+
 constexpr int kMaxSeconds = 24 * 60 * 60;
 // Each worker is a process holding one connection; beyond this a pool is
 // better served by the default mode.
@@ -264,7 +280,8 @@ const Option kOptions[] = {
        return set_int(c.write_timeout, v, 1, kMaxSeconds, "a number of seconds");
      }},
     {"handler-timeout", "SECONDS", "60",
-     "time the handler may run once the request body is in; then 503 if nothing was sent yet, and the child is stopped",
+     "time the handler may run once the request body is in; then 503 if nothing was sent yet, and the child is "
+     "stopped",
      [](Config& c, std::string_view v) {
        return set_int(c.handler_timeout, v, 1, kMaxSeconds, "a number of seconds");
      }},
@@ -288,20 +305,17 @@ const Option kOptions[] = {
      }},
     {"trust-proxy", "CIDR", "none",
      "proxies whose X-Forwarded-For gives REMOTE_ADDR: ADDR or ADDR/BITS, comma list, repeatable",
+     [](Config& c, std::string_view v) { return add_cidrs(c.trusted_proxies, v); }},
+    {"status-path", "PATH", "none",
+     "serve the server's counters at PATH (plain text; ?format=prometheus for Prometheus)",
      [](Config& c, std::string_view v) -> std::string {
-       for (;;) {
-         std::size_t comma = v.find(',');
-         std::string_view item = v.substr(0, comma);
-         while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-         while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-         std::string error;
-         std::optional<Cidr> block = parse_cidr(item, &error);
-         if (!block) return error;
-         c.trusted_proxies.push_back(*block);
-         if (comma == std::string_view::npos) return {};
-         v.remove_prefix(comma + 1);
-       }
+       if (!v.starts_with('/')) return quoted(v) + " is not a path (it must start with '/')";
+       c.status_path = v;
+       return {};
      }},
+    {"status-allow", "CIDR", "127.0.0.1,::1",
+     "peers that may read --status-path (others get 403): ADDR or ADDR/BITS, comma list, repeatable",
+     [](Config& c, std::string_view v) { return add_cidrs(c.status_allow, v); }},
     {"syslog", nullptr, "off",
      "send the server's error messages to syslog (facility daemon) instead of the error log",
      [](Config& c, std::string_view) -> std::string {
@@ -366,42 +380,76 @@ std::vector<OptionDoc> option_docs() {
   return docs;
 }
 
+namespace {
+
+constexpr std::size_t kHelpWidth = 80;
+constexpr std::size_t kHelpIndent = 26;
+
+// `text` word-wrapped into lines of at most kHelpWidth columns, each
+// starting with `indent` spaces but the first (which starts at `column`).
+std::string wrap(std::string_view text, std::size_t column, std::size_t indent) {
+  std::string out;
+  while (!text.empty()) {
+    std::size_t space = text.find(' ');
+    std::string_view word = text.substr(0, space);
+    text.remove_prefix(space == std::string_view::npos ? text.size() : space + 1);
+    if (column > indent && column + 1 + word.size() > kHelpWidth) {
+      out += "\n" + std::string(indent, ' ');
+      column = indent;
+    } else if (column > indent) {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += word.size();
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string usage_text() {
   std::string text =
       "Usage: forkserve [OPTION]...\n"
-      "Fork-per-connection HTTP/1.0 server: one child process per connection runs the handler\n"
-      "(static files from --root, or a module loaded with --handler).\n\nOptions:\n";
+      "Fork-per-connection HTTP/1.0 server: one child process per connection runs\n"
+      "the handler (static files from --root, or a module loaded with --handler).\n\nOptions:\n";
   for (const OptionDoc& o : option_docs()) {
     std::string left = "  --" + std::string(o.name);
     if (!o.metavar.empty()) left.append(" ").append(o.metavar);
-    if (left.size() < 30)
-      left.resize(30, ' ');
-    else
-      left += "\n" + std::string(30, ' ');
-    text.append(left).append(o.help);
-    if (!o.default_text.empty()) text.append(" [").append(o.default_text).append("]");
-    text += "\n";
+    if (left.size() < kHelpIndent) {
+      left.resize(kHelpIndent, ' ');
+    } else {
+      left += "\n" + std::string(kHelpIndent, ' ');
+    }
+    std::string help(o.help);
+    if (!o.default_text.empty()) help.append(" [").append(o.default_text).append("]");
+    text.append(left).append(wrap(help, kHelpIndent, kHelpIndent)).append("\n");
   }
   text +=
-      "\nAddresses: sockets passed by systemd (LISTEN_FDS, LISTEN_PID) are served as they are, and\n"
-      "--host, --port, --listen, --backlog and --reuse-port are then ignored; otherwise every --listen\n"
-      "is served, or else --host and --port. '::' is dual-stack unless IPv4 is also listed on its port.\n"
-      "With --inetd no socket is opened and no worker forked; where standard output is the client, the\n"
-      "access log '-' joins standard error, and where that is the client too (inetd, xinetd), both '-'\n"
-      "logs are discarded: give log files.\n"
-      "\nAccess log lines (--log-format); the request line and headers are escaped (\\\", \\\\, \\xHH):\n"
-      "  common    127.0.0.1 - - [28/Nov/2026:15:21:53 +0000] \"GET /a.txt HTTP/1.1\" 200 3\n"
-      "  combined  127.0.0.1 - - [28/Nov/2026:15:21:53 +0000] \"GET /a.txt HTTP/1.1\" 200 3 "
-      "\"http://example.com/\" \"curl/8.5.0\"\n";
+      "\nAddresses: sockets passed by systemd (LISTEN_FDS, LISTEN_PID) are served as\n"
+      "they are, and --host, --port, --listen, --backlog and --reuse-port are then\n"
+      "ignored; otherwise every --listen is served, or else --host and --port. '::'\n"
+      "is dual-stack unless IPv4 is also listed on its port. With --inetd no socket\n"
+      "is opened and no worker forked; where standard output is the client, the\n"
+      "access log '-' joins standard error, and where that is the client too\n"
+      "(inetd, xinetd), both '-' logs are discarded: give log files.\n"
+      "\nAccess log lines (--log-format); the request line and headers are escaped\n"
+      "(\\\", \\\\, \\xHH):\n"
+      "  common    127.0.0.1 - - [28/Nov/2026:15:21:53 +0000] \"GET /a HTTP/1.1\" 200 3\n"
+      "  combined  the same, then \"http://example.com/\" \"curl/8.5.0\"\n"
+      "Error log lines start with an RFC 3339 time in UTC, and the pid when not the\n"
+      "parent's; control bytes in them are escaped (\\n, \\xHH):\n"
+      "  2026-11-28T15:21:53.042Z forkserve[4711]: \"GET /x HTTP/1.1\" from ...\n";
   text +=
       "\nSignals:\n"
-      "  SIGINT, SIGTERM  stop accepting, let requests finish for --grace seconds, then stop the rest\n"
-      "                   and exit 0; a second signal stops at once\n"
-      "  SIGUSR1          reopen the access and error logs (after logrotate has moved them)\n"
-      "  SIGHUP           reload the --handler module; new children (or a new set of workers, the old\n"
-      "                   ones finishing their connection first) use it\n"
+      "  SIGINT, SIGTERM  stop accepting, let requests finish for --grace seconds,\n"
+      "                   then stop the rest and exit 0; a second signal stops at once\n"
+      "  SIGUSR1          reopen the access and error logs (after logrotate moved them)\n"
+      "  SIGHUP           reload the --handler module; new children (or a new set of\n"
+      "                   workers, the old ones finishing their connection) use it\n"
       "  SIGPIPE          ignored: a vanished client only ends its own child\n\n"
-      "Exit status: 0 after a clean shutdown, 1 if the server cannot start, 2 for a bad command line.\n";
+      "Exit status: 0 after a clean shutdown, 1 if the server cannot start, 2 for a\n"
+      "bad command line.\n";
   return text;
 }
 
@@ -439,6 +487,7 @@ CommandLine parse_command_line(int argc, char* const argv[]) {
       return result;
     }
   }
+  if (result.config.status_allow.empty()) (void)add_cidrs(result.config.status_allow, "127.0.0.1,::1");
   if (::optind < argc) {
     result.action = CommandLine::Action::Fail;
     result.error = "unexpected argument " + quoted(argv[::optind]);

@@ -51,6 +51,10 @@ struct Config {
   int max_headers = 100;
   // Peers whose X-Forwarded-For names the client (--trust-proxy); empty: none.
   std::vector<Cidr> trusted_proxies;
+  // --status-path: where the server's counters are served; empty: nowhere.
+  std::string status_path;
+  // --status-allow: peers that may read it (default loopback); others get 403.
+  std::vector<Cidr> status_allow;
   bool syslog = false;      // the server's error messages go to syslog(3)
   std::string user;         // "USER[:GROUP]" to switch to after start-up; empty: stay
   std::string chroot_dir;   // empty: no chroot

@@ -1,29 +1,28 @@
 #include "core/log.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/uio.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "http/date.hpp"
 
 namespace forkserve {
 
-void write_line(int fd, std::string_view line) {
-  while (!line.empty()) {
-    ssize_t n = ::write(fd, line.data(), line.size());
+bool write_line(int fd, std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = ::write(fd, text.data(), text.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // nowhere left to report a failing log
-    line.remove_prefix(static_cast<std::size_t>(n));
+    if (n <= 0) return false;
+    text.remove_prefix(static_cast<std::size_t>(n));
   }
-}
-
-void blank_control_bytes(std::span<char> text) {
-  for (char& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
+  return true;
 }
 
 void ThrottledLog::error(std::string_view message) {
@@ -62,28 +61,228 @@ bool LogFiles::reopen(std::string& error) {
 }
 
 namespace {
+
 bool g_errors_to_syslog = false;
+pid_t g_main_pid = 0;  // 0: not set yet, so this is the main process
+volatile sig_atomic_t g_in_signal_handler = 0;
+
+// How often a failing log is reported, at most.
+constexpr std::int64_t kLossReportInterval = 10;
+// Longest error line; longer messages are cut (and say so).
+constexpr std::size_t kMaxErrorLine = 4096;
+
+constexpr const char* kLogNames[kLogStreams] = {"access log", "error log"};
+constexpr const char* kFloodNouns[kFloodKinds] = {"header timeouts", "body timeouts", "client resets",
+                                                  "malformed requests"};
+
+std::int64_t now_seconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return now.tv_sec;
+}
+
+char* append_text(char* out, const char* end, std::string_view text) {
+  for (char c : text) {  // not memcpy: not on the async-signal-safe list
+    if (out == end) break;
+    *out++ = c;
+  }
+  return out;
+}
+
+char* append_decimal(char* out, unsigned long long value) {
+  char digits[20];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (n > 0) *out++ = digits[--n];
+  return out;
+}
+
+// "2026-11-30T03:47:30.123Z forkserve: " or "... forkserve[4711]: ".
+char* append_error_prefix(char* out) {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  out = http::append_rfc3339(out, now.tv_sec, static_cast<int>(now.tv_nsec / 1'000'000));
+  for (char c : std::string_view(" forkserve")) *out++ = c;
+  pid_t pid = ::getpid();
+  if (g_main_pid != 0 && pid != g_main_pid) {
+    *out++ = '[';
+    out = append_decimal(out, static_cast<unsigned long long>(pid));
+    *out++ = ']';
+  }
+  *out++ = ':';
+  *out++ = ' ';
+  return out;
+}
+
+void report_loss(LogStream stream, int error);
+
+// The one place an error line is written to standard error.
+void write_error_line(std::string_view escaped_message) {
+  char line[kMaxErrorLine];
+  char* end = line + sizeof line - 1;  // room for the newline
+  char* out = append_error_prefix(line);
+  std::string_view cut = " [cut]";
+  if (escaped_message.size() > static_cast<std::size_t>(end - out)) {
+    out = append_text(out, end - cut.size(), escaped_message);
+    out = append_text(out, end, cut);
+  } else {
+    out = append_text(out, end, escaped_message);
+  }
+  *out++ = '\n';
+  append_log_line(LogStream::Error, STDERR_FILENO, {line, static_cast<std::size_t>(out - line)});
+}
+
+// Counts a lost line and, at most every kLossReportInterval seconds per log,
+// says so: on the error log for the access log, on syslog for the error log.
+void count_loss(LogStream stream, int error) {
+  LogHealth& health = stats().logs[static_cast<int>(stream)];
+  health.lines_lost.fetch_add(1, std::memory_order_relaxed);
+  health.unreported.fetch_add(1, std::memory_order_relaxed);
+  std::int64_t now = now_seconds();
+  std::int64_t last = health.last_report.load(std::memory_order_relaxed);
+  if (now - last < kLossReportInterval) return;
+  if (!health.last_report.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;  // another reports
+  report_loss(stream, error);
+}
+
+void report_loss(LogStream stream, int error) {
+  LogHealth& health = stats().logs[static_cast<int>(stream)];
+  std::uint64_t lost = health.unreported.exchange(0, std::memory_order_relaxed);
+  char message[256];
+  char* end = message + sizeof message;
+  char* out = append_text(message, end, kLogNames[static_cast<int>(stream)]);
+  out = append_text(out, end, ": write failed (");
+  const char* description = ::strerrordesc_np(error);  // a constant string: async-signal-safe
+  out = append_text(out, end, description ? description : "unknown error");
+  out = append_text(out, end, "); ");
+  out = append_decimal(out, lost);
+  out = append_text(out, end, lost == 1 ? " line lost" : " lines lost");
+  out = append_text(out, end, " since the last report (at most one every 10 s)");
+  std::string_view text(message, static_cast<std::size_t>(out - message));
+  if (stream == LogStream::Access && !g_errors_to_syslog) {
+    write_error_line(text);
+  } else if (!g_in_signal_handler) {  // syslog(3) is not async-signal-safe
+    ::syslog(LOG_ERR, "%.*s", static_cast<int>(text.size()), text.data());
+  }
+}
+
 }  // namespace
+
+bool append_log_line(LogStream stream, int fd, std::string_view line) {
+  LogHealth& health = stats().logs[static_cast<int>(stream)];
+  // Whoever finds the log torn ends the partial line first, in the same write.
+  bool repair = health.torn.exchange(0, std::memory_order_relaxed) != 0;
+  iovec parts[2] = {{const_cast<char*>("\n"), 1}, {const_cast<char*>(line.data()), line.size()}};
+  const int first = repair ? 0 : 1;
+  const std::size_t newline = repair ? 1 : 0;
+  const std::size_t total = newline + line.size();
+  std::size_t written = 0;
+  int error = 0;
+  while (written < total) {
+    iovec rest[2];
+    int count = 0;
+    std::size_t skip = written;
+    for (int i = first; i < 2; ++i) {
+      if (skip >= parts[i].iov_len) {
+        skip -= parts[i].iov_len;
+        continue;
+      }
+      rest[count++] = {static_cast<char*>(parts[i].iov_base) + skip, parts[i].iov_len - skip};
+      skip = 0;
+    }
+    ssize_t n = ::writev(fd, rest, count);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno : EIO;
+      break;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (written == total) return true;
+  if (written > newline || (repair && written == 0)) {
+    // A partial line is there (or the one we were to end still is): end it
+    // now, or leave that to the next writer.
+    if (written == 0 || ::write(fd, "\n", 1) != 1) health.torn.store(1, std::memory_order_relaxed);
+  }
+  count_loss(stream, error);
+  return false;
+}
+void set_log_main_process() { g_main_pid = ::getpid(); }
 
 void open_syslog() { ::openlog("forkserve", LOG_PID | LOG_NDELAY, LOG_DAEMON); }
 
 void send_errors_to_syslog() { g_errors_to_syslog = true; }
 
 void log_error(std::string_view message) {
+  std::string escaped = escape_control_bytes(message);
   if (g_errors_to_syslog) {
-    ::syslog(LOG_ERR, "%.*s", static_cast<int>(message.size()), message.data());
+    ::syslog(LOG_ERR, "%.*s", static_cast<int>(escaped.size()), escaped.data());
     return;
   }
-  std::string line = "forkserve: ";
-  line.append(message).append("\n");
-  write_line(STDERR_FILENO, line);
+  write_error_line(escaped);
+}
+
+void log_error_signal_safe(std::string_view message) {
+  g_in_signal_handler = 1;
+  write_error_line(message);
+  g_in_signal_handler = 0;
+}
+
+namespace {
+void (*g_flood_line_hook)() = nullptr;
+}  // namespace
+
+void set_flood_line_hook(void (*hook)()) { g_flood_line_hook = hook; }
+
+void log_flood(Flood kind, std::string_view message) {
+  FloodGate& gate = stats().floods[static_cast<int>(kind)];
+  std::int64_t now = now_seconds();
+  std::int64_t last = gate.second.load(std::memory_order_relaxed);
+  if (last == now || !gate.second.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    gate.suppressed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  std::string line(message);
+  if (std::uint64_t more = gate.suppressed.exchange(0, std::memory_order_relaxed); more > 0) {
+    line += " (and " + std::to_string(more) + " more " + kFloodNouns[static_cast<int>(kind)] + " in the last " +
+            std::to_string(now - last) + " s)";
+  }
+  log_error(line);
+  if (g_flood_line_hook != nullptr) g_flood_line_hook();
+}
+
+bool flush_floods() {
+  bool pending = false;
+  std::int64_t now = now_seconds();
+  for (int kind = 0; kind < kFloodKinds; ++kind) {
+    FloodGate& gate = stats().floods[kind];
+    std::int64_t last = gate.second.load(std::memory_order_relaxed);
+    if (gate.suppressed.load(std::memory_order_relaxed) == 0) {
+      pending = pending || last >= now;  // a line this second: others may follow it, unwritten
+      continue;
+    }
+    if (last >= now || !gate.second.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+      pending = true;
+      continue;
+    }
+    std::uint64_t more = gate.suppressed.exchange(0, std::memory_order_relaxed);
+    if (more > 0) {
+      log_error(std::to_string(more) + " more " + kFloodNouns[kind] + " in the last " + std::to_string(now - last) +
+                " s");
+    }
+  }
+  return pending;
 }
 
 namespace {
 
-// Escapes what a client could use to forge or break log lines.
+constexpr char kHex[] = "0123456789abcdef";
+
+// Escapes what a client could use to forge or break access-log lines.
 void append_escaped(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
   for (unsigned char c : text) {
     if (c == '"' || c == '\\') {
       out += '\\';
@@ -99,6 +298,27 @@ void append_escaped(std::string& out, std::string_view text) {
 }
 
 }  // namespace
+
+std::string escape_control_bytes(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 std::string format_access_prefix(const AccessRecord& record) {
   std::string line;
@@ -125,16 +345,6 @@ std::string format_access_trailer(const AccessRecord& record, LogFormat format) 
 }
 
 char* append_access_suffix(char* out, int status, unsigned long long body_bytes, std::string_view trailer) {
-  auto append_decimal = [](char* at, unsigned long long value) {
-    char digits[20];
-    int n = 0;
-    do {
-      digits[n++] = static_cast<char>('0' + value % 10);
-      value /= 10;
-    } while (value != 0);
-    while (n > 0) *at++ = digits[--n];
-    return at;
-  };
   out = append_decimal(out, static_cast<unsigned long long>(status));
   *out++ = ' ';
   if (body_bytes == 0) {

@@ -1,6 +1,9 @@
-// Error log (standard error) and access log lines. Each line is built in
-// memory and written with one write(2), so lines from concurrent children
-// never interleave (O_APPEND files and pipes keep such writes whole).
+// Error log (standard error, or syslog) and access log lines. Each line is
+// built in memory and written with one write(2), so lines from concurrent
+// children never interleave (O_APPEND files and pipes keep such writes
+// whole). A line that cannot be written whole is counted as lost and
+// reported (at most one line per log per 10 s), and a line torn by a short
+// write is ended before the next one is written, so no two ever merge.
 #pragma once
 
 #include <ctime>
@@ -9,11 +12,42 @@
 #include <string>
 #include <string_view>
 
+#include "core/stats.hpp"
+
 namespace forkserve {
 
-// "forkserve: " + message + "\n" to standard error, or, after
-// send_errors_to_syslog(), to syslog.
+// "2026-11-30T03:47:30.123Z forkserve: " + message + "\n" to standard error,
+// or message alone to syslog after send_errors_to_syslog(). Lines from a
+// process other than the one that called set_log_main_process() (children,
+// workers) say "forkserve[PID]:". Control bytes in `message` are escaped
+// (\n, \r, \t, \xHH), so text a client or handler chose cannot start a line.
 void log_error(std::string_view message);
+
+// The same for the child's timeout handler: async-signal-safe; `message` must
+// already be escaped (escape_control_bytes), and it always goes to standard error.
+void log_error_signal_safe(std::string_view message);
+
+// `text` with CR, LF and every other control byte escaped as log_error() does.
+std::string escape_control_bytes(std::string_view text);
+
+// Lines from this process carry no pid (the parent; call after --daemon's fork).
+void set_log_main_process();
+
+// A per-connection failure a client can cause at will: at most one line per
+// second per kind across all processes; the others are counted and the count
+// is added to the next line of that kind ("(and 312 more header timeouts in
+// the last 1 s)"), or written by flush_floods().
+void log_flood(Flood kind, std::string_view message);
+
+// Called in the process that writes a flood's line, so that whoever calls
+// flush_floods() can be woken (a worker's parent sleeps otherwise; a child's
+// wakes at its exit anyway). Async-signal-safe, not allocating.
+void set_flood_line_hook(void (*hook)());
+
+// Writes the counts of floods whose last line is over a second old. True
+// while some may remain unreported: counted, or a line written this second
+// that others may follow (call again within a second).
+bool flush_floods();
 
 // --syslog. open_syslog() connects at once (LOG_NDELAY), so call it before
 // chroot hides /dev/log; send_errors_to_syslog() then diverts log_error()
@@ -58,12 +92,12 @@ constexpr std::size_t kAccessSuffixRoom = 32;
 char* append_access_suffix(char* out, int status, unsigned long long body_bytes,
                            std::string_view trailer = {});
 
-// Appends one whole line to `fd`. Async-signal-safe.
-void write_line(int fd, std::string_view line);
+// Appends one whole line to a log at `fd`; false if it was lost (counted in
+// stats() and reported). Async-signal-safe.
+bool append_log_line(LogStream stream, int fd, std::string_view line);
 
-// Replaces control bytes (< 0x20, 0x7f) with '?', so that text a client or a
-// child chose cannot forge or break an error-log line. Async-signal-safe.
-void blank_control_bytes(std::span<char> text);
+// Writes all of `text` to `fd` (start-up lines, --help); false on failure.
+bool write_line(int fd, std::string_view text);
 
 // log_error() for a failure that repeats with every attempt (no descriptors,
 // no memory, fork failing): at most one line a second.

@@ -284,4 +284,30 @@ std::string format_log_date(std::time_t t) {
   return out;
 }
 
+char* append_rfc3339(char* out, std::time_t t, int milliseconds) {
+  const CivilTime c = to_civil(t);
+  auto put = [&out](std::int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      out[i] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+    out += width;
+  };
+  put(c.year < 0 ? 0 : c.year % 10000, 4);
+  *out++ = '-';
+  put(c.month, 2);
+  *out++ = '-';
+  put(c.day, 2);
+  *out++ = 'T';
+  put(c.hour, 2);
+  *out++ = ':';
+  put(c.minute, 2);
+  *out++ = ':';
+  put(c.second, 2);
+  *out++ = '.';
+  put(milliseconds < 0 || milliseconds > 999 ? 0 : milliseconds, 3);
+  *out++ = 'Z';
+  return out;
+}
+
 }  // namespace forkserve::http

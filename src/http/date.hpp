@@ -18,4 +18,10 @@ std::optional<std::time_t> parse_http_date(std::string_view text);
 // Common Log Format timestamp in UTC, without brackets: "10/Oct/2000:13:55:36 +0000".
 std::string format_log_date(std::time_t t);
 
+// RFC 3339 timestamp in UTC with milliseconds, "2026-11-30T03:47:30.123Z",
+// written at `out` (kRfc3339Size bytes); returns the new end. Async-signal-safe,
+// for error lines written from the child's timeout handler.
+constexpr std::size_t kRfc3339Size = 24;
+char* append_rfc3339(char* out, std::time_t t, int milliseconds);
+
 }  // namespace forkserve::http

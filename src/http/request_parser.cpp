@@ -291,6 +291,11 @@ const HeaderField* RequestHead::find(std::string_view name) const {
   return nullptr;
 }
 
+bool RequestHead::expects_continue() const {
+  const HeaderField* expect = find("Expect");
+  return version_minor == 1 && expect != nullptr && iequals(expect->value, "100-continue");
+}
+
 bool is_token(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return has_class(c, kToken); });
 }

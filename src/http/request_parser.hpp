@@ -51,7 +51,15 @@ struct RequestHead {
 
   // First header with this name (case-insensitive), or nullptr.
   const HeaderField* find(std::string_view name) const;
+
+  // An HTTP/1.1 request with "Expect: 100-continue": the client waits (curl
+  // 1 s) for an interim 100 or a final status before sending its body. From
+  // an HTTP/1.0 client the expectation is ignored (RFC 9110 §10.1.1).
+  bool expects_continue() const;
 };
+
+// The interim response that lets such a client send its body now.
+inline constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // Caps on the head; exceeding one is an Error with the status in brackets.
 // Limits are checked as the scan reaches them, so with the defaults an

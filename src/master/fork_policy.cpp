@@ -11,6 +11,7 @@
 
 #include "connection/child.hpp"
 #include "connection/connection_server.hpp"
+#include "core/stats.hpp"
 #include "http/date.hpp"
 #include "http/response.hpp"
 #include "master/parent_memory.hpp"
@@ -102,13 +103,21 @@ void ForkPolicy::fork_child(AcceptedClient& client, const Endpoint& local) {
   pid_t pid = ::fork();
   if (pid == 0) {
     context_.signals.reset_in_child();
+    std::optional<ListenQueue> queue;
+    if (!context_.config.status_path.empty()) {
+      std::vector<int> fds;
+      for (const Listener& listener : context_.listeners) fds.push_back(listener.fd.get());
+      queue = read_listen_queue(fds);
+    }
     context_.listeners.clear();
-    ConnectionServer server(context_.config, context_.module.get(), context_.logs, table.label(slot));
-    server.serve(std::move(client.fd), client.peer, accepted_at, local);
+    ConnectionServer server(context_.config, context_.module.get(), context_.logs, table.label(slot),
+                            &table.request(slot));
+    server.serve(std::move(client.fd), client.peer, accepted_at, local, queue);
     end_child(0);
   }
   if (pid < 0) {
     int error = errno;
+    stats().fork_failures.fetch_add(1, std::memory_order_relaxed);
     refuse_unavailable(client.fd.get());
     accept_paused_until_ = Clock::now() + kAcceptBackoff;
     throttled_.error(std::string("fork: ") + std::strerror(error) + "; pausing accept");
@@ -121,14 +130,14 @@ void ForkPolicy::fork_child(AcceptedClient& client, const Endpoint& local) {
 }
 
 void ForkPolicy::on_exit(const ProcessExit& exit) {
-  bool clean = WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0;
-  if (!clean) log_error(context_.table.describe(exit, "child"));
+  if (!context_.table.ended_cleanly(exit)) log_error(context_.table.describe(exit, "child"));
 }
 
 void ForkPolicy::reload() {
   std::string message;
   HandlerModule::Reload outcome = context_.module.reload(message);
   log_error(message);
+  if (outcome != HandlerModule::Reload::Failed) stats().reloads.fetch_add(1, std::memory_order_relaxed);
   context_.module.commit();  // children forked from now on run it
   if (outcome == HandlerModule::Reload::Replaced) make_parent_cheap_to_fork();
 }

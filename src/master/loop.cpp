@@ -15,6 +15,8 @@
 namespace forkserve {
 namespace {
 
+constexpr auto kFloodFlush = std::chrono::seconds(1);
+
 class MasterLoop {
  public:
   MasterLoop(const Config& config, std::vector<Listener> listeners, HandlerModule& module, LogFiles& logs)
@@ -38,7 +40,10 @@ class MasterLoop {
     if (!policy_->start()) return 1;
     announce();
     while (signals_.stop_requests() == 0 && !policy_->gave_up()) {
-      WaitPlan plan = policy_->plan(Clock::now());
+      Deadline now = Clock::now();
+      WaitPlan plan = policy_->plan(now);
+      // While flood counts may wait to be written, wake within a second.
+      if (floods_pending_) plan.until = std::min(plan.until.value_or(Deadline::max()), now + kFloodFlush);
       wait(plan.accept, plan.until);
     }
     shut_down();
@@ -83,7 +88,10 @@ class MasterLoop {
   void act_on_signals() {
     // Exits first: before any new process can take a freed slot.
     if (signals_.take_child_exited())
-      table_.reap([this](const ProcessExit& exit) { policy_->on_exit(exit); });
+      table_.reap([this](const ProcessExit& exit) {
+        policy_->on_exit(exit);  // first: it tells a clean exit by the request still pending
+        table_.account_exit(exit, context_.config, context_.logs, stopping_);
+      });
     if (signals_.take_reopen()) {
       // Processes reopen theirs before their next connection: the generation
       // goes up before the parent's own files are reopened.
@@ -93,6 +101,7 @@ class MasterLoop {
       policy_->logs_reopened();
     }
     if (signals_.take_reload() && !stopping_) policy_->reload();
+    floods_pending_ = flush_floods();  // the count after the last line of a flood
   }
 
   void shut_down() {
@@ -128,6 +137,7 @@ class MasterLoop {
   std::unique_ptr<ProcessPolicy> policy_;
   std::vector<pollfd> poll_fds_;
   bool stopping_ = false;
+  bool floods_pending_ = false;
 };
 
 }  // namespace

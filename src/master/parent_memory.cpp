@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -60,7 +62,8 @@ std::string why_unavailable() {
 struct Mapping {
   std::uintptr_t start;
   std::uintptr_t end;
-  bool heap;  // malloc's brk heap, as it is or as an earlier snapshot left it
+  bool heap;   // malloc's brk heap, as it is or as an earlier snapshot left it
+  bool moved;  // the heap as an earlier snapshot left it
 };
 
 // The private writable memory of the process that is not a file's: malloc's
@@ -79,9 +82,10 @@ std::vector<Mapping> private_memory() {
     std::string_view path(line + path_at);
     if (!path.empty() && path.back() == '\n') path.remove_suffix(1);
     if (std::strcmp(perms, "rw-p") != 0) continue;
-    bool heap = path == "[heap]" || path.starts_with(std::string("/memfd:") + kHeapName);
+    bool moved = path.starts_with(std::string("/memfd:") + kHeapName);
+    bool heap = moved || path == "[heap]";
     if (end - start > kLargestMapping) continue;
-    if (heap || (inode == 0 && path.empty())) mappings.push_back({start, end, heap});
+    if (heap || (inode == 0 && path.empty())) mappings.push_back({start, end, heap, moved});
   }
   std::fclose(maps);
   return mappings;
@@ -106,6 +110,22 @@ bool all_zero(const char* page, std::size_t size) {
   return true;
 }
 
+// Whether this thread is the process's only one. Another thread's writes to
+// the heap between its copy and the remap would be undone, and nothing can
+// stop that thread for the while; so a process with threads (a handler's
+// init() may start one) keeps its heap as it is.
+bool single_threaded() {
+  FILE* status = std::fopen("/proc/self/status", "re");
+  if (status == nullptr) return false;
+  char line[256];
+  long threads = 0;
+  while (std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::sscanf(line, "Threads: %ld", &threads) == 1) break;
+  }
+  std::fclose(status);
+  return threads == 1;
+}
+
 // Replaces the mapping with a private mapping of a memfd holding a copy of
 // it. Same addresses, same contents, same copy-on-write privacy; but a
 // mapping of a file that the process has not written since carries no
@@ -117,6 +137,11 @@ bool snapshot_heap(const Mapping& heap) {
   const std::size_t length = heap.end - heap.start;
   int fd = ::memfd_create(kHeapName, MFD_CLOEXEC);
   if (fd < 0) return false;
+  // A signal handler (a module's, say) writing the heap between the copy and
+  // the remap would have its write undone: none runs until the remap is done.
+  sigset_t all, before;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &before);
   bool copied = ::ftruncate(fd, static_cast<off_t>(length)) == 0;
   const char* base = reinterpret_cast<const char*>(heap.start);
   // Runs of non-zero pages, one pwrite each.
@@ -139,8 +164,32 @@ bool snapshot_heap(const Mapping& heap) {
     mapped = ::mmap(reinterpret_cast<void*>(heap.start), length, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_FIXED, fd, 0);
   }
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
   ::close(fd);
   return mapped != MAP_FAILED;
+}
+
+// Undoes an earlier snapshot_heap(): anonymous memory again, same contents.
+// malloc_trim() gives freed pages back with MADV_DONTNEED, which in a private
+// file mapping brings back the file's old contents instead of freeing them:
+// a replaced module's freed state would be kept and copied on and on.
+void unsnapshot_heap(const Mapping& heap) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t length = heap.end - heap.start;
+  void* copy = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (copy == MAP_FAILED) return;
+  sigset_t all, before;  // as in snapshot_heap()
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &before);
+  const char* base = reinterpret_cast<const char*>(heap.start);
+  for (std::size_t offset = 0; offset < length; offset += page) {
+    if (!all_zero(base + offset, page)) std::memcpy(static_cast<char*>(copy) + offset, base + offset, page);
+  }
+  if (::mremap(copy, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(heap.start)) ==
+      MAP_FAILED) {
+    ::munmap(copy, length);
+  }
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 
 // The 2 MiB-aligned runs of the mapping that are mostly resident.
@@ -153,7 +202,7 @@ void add_collapsible(const Mapping& mapping, std::vector<Mapping>& runs,
     if (!runs.empty() && runs.back().end == block) {
       runs.back().end += kHugePage;
     } else {
-      runs.push_back({block, block + kHugePage, false});
+      runs.push_back({block, block + kHugePage, false, false});
     }
   }
 }
@@ -185,6 +234,12 @@ void keep_allocations_on_the_heap() {
 }
 
 void make_parent_cheap_to_fork() {
+  const bool alone = single_threaded();
+  if (alone) {
+    for (const Mapping& mapping : private_memory()) {
+      if (mapping.moved) unsnapshot_heap(mapping);
+    }
+  }
 #ifdef __GLIBC__
   ::malloc_trim(0);  // freed chunks become holes
 #endif
@@ -197,7 +252,7 @@ void make_parent_cheap_to_fork() {
     // MADV_DONTNEED leaving zeros, which a file's private mapping does not:
     // that is only collapsed into huge pages.
     if (mapping.heap) {
-      if (resident_pages(mapping.start, mapping.end, residency) * page >= kMinHeapSnapshot) {
+      if (alone && resident_pages(mapping.start, mapping.end, residency) * page >= kMinHeapSnapshot) {
         (void)snapshot_heap(mapping);  // if it cannot be done, the heap stays as it was
       }
     } else {

@@ -10,6 +10,7 @@
 #include <new>
 
 #include "core/log.hpp"
+#include "core/stats.hpp"
 
 namespace forkserve {
 
@@ -17,6 +18,7 @@ constexpr std::size_t kLabelSize = 124;
 struct ProcessTable::SharedSlot {
   char label[kLabelSize];
   WorkerStatus worker;
+  RequestRecord request;
 };
 
 bool ProcessTable::open(int capacity, std::string& error) {
@@ -49,6 +51,8 @@ int ProcessTable::claim() {
     shared.worker.connections.store(0);
     shared.worker.busy_until_ns.store(0);
     shared.worker.ready.store(0);
+    shared.request.serving.store(0);
+    shared.request.pending.store(0);
     return slot;
   }
   return -1;
@@ -66,6 +70,36 @@ void ProcessTable::set_kill_at(int slot, Deadline kill_at) {
 
 std::span<char> ProcessTable::label(int slot) { return shared_[slot].label; }
 WorkerStatus& ProcessTable::status(int slot) { return shared_[slot].worker; }
+RequestRecord& ProcessTable::request(int slot) { return shared_[slot].request; }
+
+bool ProcessTable::ended_cleanly(const ProcessExit& exit) const {
+  // exit(0) from a handler mid-request is no clean end.
+  return WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0 &&
+         shared_[exit.slot].request.pending.load(std::memory_order_acquire) == 0;
+}
+
+void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, const LogFiles& logs,
+                                bool stopping) {
+  RequestRecord& request = shared_[exit.slot].request;
+  if (request.serving.exchange(0, std::memory_order_relaxed) != 0) {
+    stats().busy.fetch_sub(1, std::memory_order_relaxed);  // it died before taking itself off
+  }
+  if (!stopping && !ended_cleanly(exit)) stats().handler_crashes.fetch_add(1, std::memory_order_relaxed);
+  if (request.pending.exchange(0, std::memory_order_acquire) == 0) return;
+  // The access line the process did not write, from what it recorded: the
+  // request, and the status sent (500 and no size if none). Every field is
+  // bounded here, and format_access_line escapes every byte.
+  auto text = [](const char* field, std::size_t size) { return std::string_view(field, strnlen(field, size)); };
+  int status = request.status.load(std::memory_order_relaxed);
+  if (status < 100 || status > 599) status = 500;
+  AccessRecord record{text(request.remote_addr, sizeof request.remote_addr),
+                      static_cast<std::time_t>(request.started),
+                      text(request.request_line, sizeof request.request_line), status, 0};
+  if (request.has_referer) record.referer = text(request.referer, sizeof request.referer);
+  if (request.has_user_agent) record.user_agent = text(request.user_agent, sizeof request.user_agent);
+  append_log_line(LogStream::Access, logs.access_fd(), format_access_line(record, config.log_format));
+  count_response(status);
+}
 
 void ProcessTable::reap(const std::function<void(const ProcessExit&)>& on_exit) {
   int status = 0;
@@ -85,13 +119,14 @@ std::string ProcessTable::describe(const ProcessExit& exit, std::string_view nou
   std::string message = std::string(noun) + " " + std::to_string(exit.pid);
   const char* label = shared_[exit.slot].label;
   if (std::size_t length = strnlen(label, kLabelSize); length > 0) {
-    std::string text(label, length);
-    blank_control_bytes(text);  // the process wrote it
-    message.append(" (").append(text).append(")");
+    // The process wrote it; log_error escapes any control byte in it.
+    message.append(" (").append(label, length).append(")");
   }
   if (WIFSIGNALED(exit.status)) {
     int sig = WTERMSIG(exit.status);
     message += " killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
+  } else if (WEXITSTATUS(exit.status) == 0) {
+    message += " exited with status 0 before its response was logged (exit() in the handler?)";
   } else {
     message += " exited with status " + std::to_string(WEXITSTATUS(exit.status));
   }

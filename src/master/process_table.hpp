@@ -15,6 +15,9 @@
 #include <string_view>
 #include <vector>
 
+#include "connection/child.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
 #include "master/worker.hpp"
 #include "net/io.hpp"
 
@@ -54,6 +57,13 @@ class ProcessTable {
   // What the process in `slot` shares with the parent.
   std::span<char> label(int slot);
   WorkerStatus& status(int slot);
+  RequestRecord& request(int slot);
+
+  // Exited 0, and not in the middle of a request (a handler's exit(0)).
+  bool ended_cleanly(const ProcessExit& exit) const;
+  // Counts the exit (a crash, unless `stopping`; busy) and writes the
+  // access line of a request whose process ended before writing it.
+  void account_exit(const ProcessExit& exit, const Config& config, const LogFiles& logs, bool stopping);
   WorkersShared& workers_shared() { return *workers_shared_; }
 
   // Reaps every child that has exited; `on_exit` sees each of ours while its
@@ -62,7 +72,7 @@ class ProcessTable {
   void reap(const std::function<void(const ProcessExit&)>& on_exit);
 
   // "worker 4711 (GET /crash) killed by signal 11 (Segmentation fault)", for
-  // a process that did not exit 0; `noun` is "child" or "worker".
+  // a process that did not end cleanly; `noun` is "child" or "worker".
   std::string describe(const ProcessExit& exit, std::string_view noun);
 
   // SIGKILLs every process whose kill_at has passed and for which `overdue`

@@ -16,6 +16,8 @@
 namespace forkserve {
 namespace {
 
+int g_parent_wake_fd = -1;
+
 std::int64_t steady_ns(Deadline t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
@@ -36,7 +38,10 @@ bool watch(int epoll_fd, int fd, std::uint32_t events) {
 
 void run_worker(const WorkerSetup& setup) {
   const Config& config = *setup.config;
-  ConnectionServer server(config, *setup.module, *setup.logs, setup.label);
+  // A flood line: the parent writes the count of what follows it a second later.
+  g_parent_wake_fd = setup.parent_wake_fd;
+  set_flood_line_hook([] { (void)::eventfd_write(g_parent_wake_fd, 1); });
+  ConnectionServer server(config, *setup.module, *setup.logs, setup.label, setup.record);
 
   // EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all of them.
   // The stop pipe and the reopen eventfd (edge-triggered: nobody reads it)
@@ -99,7 +104,9 @@ void run_worker(const WorkerSetup& setup) {
       if (setup.shared->parent_asleep.load() != 0 && setup.shared->parent_asleep.exchange(0) != 0) {
         (void)::eventfd_write(setup.parent_wake_fd, 1);
       }
-      server.serve(std::move(client.fd), client.peer, accepted_at, local);
+      std::optional<ListenQueue> queue;
+      if (!config.status_path.empty()) queue = read_listen_queue(setup.listener_fds);
+      server.serve(std::move(client.fd), client.peer, accepted_at, local, queue);
       setup.status->busy_until_ns.store(0, std::memory_order_relaxed);
       break;  // back to epoll_wait: a stop may have come meanwhile
     }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <span>
 
+#include "connection/child.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 
@@ -50,6 +51,7 @@ struct WorkerSetup {
   int reopen_wake_fd;     // an eventfd the parent writes at SIGUSR1
   int parent_wake_fd;     // an eventfd the worker writes when it is ready, or to wake a sleeping parent
   std::span<char> label;  // shared, as Connection::label
+  RequestRecord* record;  // shared, as Connection::record
 };
 
 // Runs in the worker right after fork(); never returns. Stops after the

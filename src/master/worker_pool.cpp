@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "connection/child.hpp"
+#include "core/stats.hpp"
 #include "master/fork_policy.hpp"
 #include "master/parent_memory.hpp"
 #include "master/worker.hpp"
@@ -79,6 +80,7 @@ void WorkerPool::reload() {
   std::string message;
   HandlerModule::Reload outcome = module.reload(message);
   log_error(message);
+  if (outcome != HandlerModule::Reload::Failed) stats().reloads.fetch_add(1, std::memory_order_relaxed);
   // Unchanged too: a SIGHUP restarts the workers, fresh from the parent.
   if (outcome != HandlerModule::Reload::Failed && !start_set()) module.rollback();
 }
@@ -185,10 +187,11 @@ bool WorkerPool::start_worker() {
     }
     run_worker({listener_fds, listener_endpoints, &context_.config, &context_.module.get(), &context_.logs, &table.status(slot),
                 &table.workers_shared(), set.stop_read.get(), reopen_wake_.get(), wake_.get(),
-                table.label(slot)});
+                table.label(slot), &table.request(slot)});
   }
   fork_failing_ = pid < 0;
   if (pid < 0) {
+    stats().fork_failures.fetch_add(1, std::memory_order_relaxed);
     throttled_.error(std::string("fork: ") + std::strerror(errno) + "; pausing accept");
     respawn_at_ = Clock::now() + kAcceptBackoff;
     return false;
@@ -199,8 +202,7 @@ bool WorkerPool::start_worker() {
 }
 
 void WorkerPool::on_exit(const ProcessExit& exit) {
-  bool clean = WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0;
-  if (clean) return;
+  if (context_.table.ended_cleanly(exit)) return;
   log_error(context_.table.describe(exit, "worker"));
   count_boot_failure(exit);
 }

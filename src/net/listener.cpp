@@ -187,4 +187,17 @@ InheritedSockets take_systemd_sockets() {
   return result;
 }
 
+std::optional<ListenQueue> read_listen_queue(std::span<const int> listener_fds) {
+  std::optional<ListenQueue> queue;
+  for (int fd : listener_fds) {
+    tcp_info info{};
+    socklen_t length = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 || info.tcpi_state != TCP_LISTEN) continue;
+    if (!queue) queue.emplace();
+    queue->waiting += info.tcpi_unacked;
+    queue->backlog += info.tcpi_sacked;
+  }
+  return queue;
+}
+
 }  // namespace forkserve

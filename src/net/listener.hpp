@@ -5,8 +5,9 @@
 #include <sys/types.h>
 
 #include <chrono>
-
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -78,5 +79,14 @@ struct InheritedSockets {
 // LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES, so neither handlers nor programs
 // they run mistake the variables for their own.
 InheritedSockets take_systemd_sockets();
+
+// Connections waiting to be accepted on these listening sockets, and the
+// sum of their backlogs: Linux's TCP_INFO on a listening socket reports them
+// as tcpi_unacked and tcpi_sacked. nullopt if no socket tells.
+struct ListenQueue {
+  std::uint64_t waiting = 0;
+  std::uint64_t backlog = 0;
+};
+std::optional<ListenQueue> read_listen_queue(std::span<const int> listener_fds);
 
 }  // namespace forkserve

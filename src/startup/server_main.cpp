@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "master/parent_memory.hpp"
 #include "net/listener.hpp"
 #include "core/log.hpp"
+#include "core/stats.hpp"
 #include "module/module_loader.hpp"
 #include "startup/pidfile.hpp"
 #include "startup/privileges.hpp"
@@ -93,6 +95,9 @@ int fail(const std::string& error) {
 //     start-up error still reaches the terminal and the exit status; the pid
 //     written to the pidfile is the daemon's.
 int start_and_serve(const Config& config, const forkserve_module* embedded) {
+  // Before anything forks (a module's init may): every process counts into it.
+  std::string stats_error;
+  if (!config.inetd && !map_shared_stats(stats_error)) return fail(stats_error);
   InetdClient client;
   InheritedSockets inherited;
   if (config.inetd) {
@@ -203,6 +208,11 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
     if (!config.pidfile.empty() && !pidfile.write_pid(error)) return fail(error);
   }
   if (config.syslog) send_errors_to_syslog();
+  set_log_main_process();  // after --daemon's fork: the serving parent's lines carry no pid
+  Stats& counters = stats();
+  counters.started_at.store(std::time(nullptr));
+  counters.workers.store(static_cast<std::uint32_t>(config.workers));
+  counters.process_limit.store(static_cast<std::uint32_t>(config.workers > 0 ? config.workers : config.max_children));
   if (config.inetd) return serve_inetd(client, served, module->get(), logs);  // no --daemon, no --pidfile
   if (!config.pidfile.empty()) Pidfile::close_in_children();
 
@@ -226,7 +236,8 @@ int server_main(int argc, char* argv[], const forkserve_module* embedded) {
       write_line(STDOUT_FILENO, "forkserve " FORKSERVE_VERSION "\n");
       return 0;
     case CommandLine::Action::Fail:
-      log_error(command_line.error + " (try 'forkserve --help')");
+      // A usage message for whoever typed the command, not a log line: no timestamp.
+      write_line(STDERR_FILENO, "forkserve: " + escape_control_bytes(command_line.error) + " (try 'forkserve --help')\n");
       return kExitUsage;
     case CommandLine::Action::Run:
       break;

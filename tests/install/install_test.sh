@@ -128,10 +128,15 @@ stop_server "$pid"
 # 3. The same module with pkg-config and the compiler only.
 if command -v pkg-config >/dev/null; then
   cflags=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags forkserve) || fail "pkg-config --cflags forkserve"
+  map=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --variable=handler_map forkserve)
+  [ -f "$map" ] || fail "pkg-config --variable=handler_map forkserve: no such file: $map"
+  # The README's compiler line: the same module forkserve_add_handler builds.
   # shellcheck disable=SC2086 # cflags is a list of words
   "$cxx" -std=c++20 -O2 -shared -fPIC -fvisibility=hidden -fvisibility-inlines-hidden $cflags \
-    -static-libstdc++ -static-libgcc \
+    -Wl,--version-script="$map" -static-libstdc++ -static-libgcc \
     "$examples/external/greeting.cpp" -o "$tmp/greeting_pc.so" || fail "building greeting.cpp with pkg-config's flags"
+  exported=$(nm -D --defined-only "$tmp/greeting_pc.so" | awk '{print $NF}')
+  [ "$exported" = forkserve_module_v1 ] || fail "the pkg-config module exports more than forkserve_module_v1: $exported"
   start_server "$prefix/bin/forkserve" --handler "$tmp/greeting_pc.so:Salut"
   expect_body /monde 'Salut, monde!'
   stop_server "$pid"

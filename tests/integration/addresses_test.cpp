@@ -11,6 +11,7 @@
 
 #include "integration/environ_dump.hpp"
 #include "integration/http_client.hpp"
+#include "integration/log_text.hpp"
 #include "integration/server_process.hpp"
 
 namespace forkserve::integration {
@@ -119,7 +120,7 @@ TEST(AddressesTest, ReusePortLetsTwoInstancesShareAPort) {
 
   ProcessResult without = run_process({server_binary(), "--host", "127.0.0.1", "--port", port});
   EXPECT_TRUE(without.status.exited && without.status.code == 1) << describe(without.status);
-  EXPECT_EQ(without.err, "forkserve: bind 127.0.0.1:" + port + ": Address already in use\n");
+  EXPECT_EQ(without_timestamps(without.err), "forkserve: bind 127.0.0.1:" + port + ": Address already in use\n");
   EXPECT_EQ(without.out, "");
 
   // With the first gone, the port is still served: by the second.

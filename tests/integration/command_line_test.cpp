@@ -12,6 +12,7 @@
 #include <string>
 
 #include "integration/http_client.hpp"
+#include "integration/log_text.hpp"
 #include "integration/server_process.hpp"
 
 namespace forkserve::integration {
@@ -121,7 +122,7 @@ TEST(CommandLineTest, PortInUseExitsWith1AndNamesTheBindError) {
   EXPECT_TRUE(run.status.exited) << describe(run.status);
   EXPECT_EQ(run.status.code, 1) << describe(run.status) << "; stderr: " << run.err;
   EXPECT_EQ(run.out, "") << "no start-up line when the port is taken";
-  EXPECT_EQ(run.err,
+  EXPECT_EQ(without_timestamps(run.err),
             "forkserve: bind 127.0.0.1:" + std::to_string(busy.port()) + ": Address already in use\n");
 }
 

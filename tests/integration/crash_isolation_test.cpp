@@ -207,6 +207,11 @@ TEST(CrashIsolationTest, HandlerThatBlocksItsAlarmIsKilledByTheParent) {
   }
   EXPECT_EQ(count_lines_containing(server.stderr_text(), "overran every deadline"), 1U) << server.stderr_text();
   EXPECT_EQ(exchange(server.port(), "GET / HTTP/1.0\r\n\r\n").body, "alive\n");
+  // Killed before it could log, the request still has its access line, written by the parent.
+  EXPECT_TRUE(eventually(
+      [&] { return count_lines_containing(read_file(server.access_log_path()), "\"GET /stuck HTTP/1.0\" 500 -") == 1; },
+      kLogLineAppears))
+      << read_file(server.access_log_path());
 }
 
 // A handler that closes every descriptor it did not open (the listener, a

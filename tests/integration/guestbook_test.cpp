@@ -3,6 +3,7 @@
 // restart, and 50 concurrent POSTs leaving exactly 50 whole entries.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,6 +113,23 @@ TEST(GuestbookTest, FiftyConcurrentPostsLeaveExactlyFiftyWholeEntries) {
   }
   const std::string file = read_file(data.path() + "/entries");
   EXPECT_EQ(count(file, "\n"), static_cast<std::size_t>(kPosts)) << "one line per entry";
+}
+
+TEST(GuestbookTest, LineLeftByAWriterKilledMidWriteDoesNotSpoilLaterEntries) {
+  TempDir data;
+  const std::string datafile = data.path() + "/entries";
+  ServerProcess server({"--handler", module_path("guestbook.so") + ":" + datafile});
+  ASSERT_TRUE(server.ready()) << server.error();
+  ASSERT_EQ(exchange(server.port(), post_form("name=a&message=whole")).status, 303);
+  {
+    std::ofstream file(datafile, std::ios::app);
+    file << "name=b&message=cut%4";  // what a writer killed mid-write leaves
+  }
+  ASSERT_EQ(exchange(server.port(), post_form("name=c&message=after")).status, 303);
+  HttpReply api = exchange(server.port(), "GET /api/entries HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(api.status, 200) << api.summary();
+  EXPECT_EQ(api.body, R"([{"name":"a","message":"whole"},{"name":"c","message":"after"}])");
+  EXPECT_EQ(exchange(server.port(), "GET / HTTP/1.0\r\n\r\n").status, 200);
 }
 
 }  // namespace

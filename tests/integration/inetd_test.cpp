@@ -18,6 +18,7 @@
 
 #include "integration/environ_dump.hpp"
 #include "integration/http_client.hpp"
+#include "integration/log_text.hpp"
 #include "integration/server_process.hpp"
 
 namespace forkserve::integration {
@@ -227,7 +228,7 @@ TEST(InetdTest, ServesTheConnectionSystemdPassesAsFd3) {
 TEST(InetdTest, RefusesStandardInputThatIsNotASocket) {
   ProcessResult run = run_process({server_binary(), "--inetd"});  // standard input: /dev/null
   EXPECT_TRUE(run.status.exited && run.status.code == 1) << describe(run.status);
-  EXPECT_EQ(run.err, "forkserve: --inetd: standard input is not a stream socket\n");
+  EXPECT_EQ(without_timestamps(run.err), "forkserve: --inetd: standard input is not a stream socket\n");
   EXPECT_EQ(run.out, "");
 }
 

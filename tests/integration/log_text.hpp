@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,17 @@ inline std::size_t count_lines_containing(std::string_view text, std::string_vie
     if (line.find(needle) != std::string::npos) ++count;
   }
   return count;
+}
+
+// The server's error lines start with an RFC 3339 timestamp in UTC with
+// milliseconds ("2026-11-30T03:47:30.123Z forkserve: ..."); `text` with that
+// taken off each line that has one, for comparing whole lines.
+inline std::string without_timestamps(std::string_view text) {
+  static const std::regex kStamp(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z )");
+  std::string out;
+  for (const std::string& line : lines_of(text)) out += std::regex_replace(line, kStamp, "") + "\n";
+  if (!text.empty() && text.back() != '\n') out.pop_back();
+  return out;
 }
 
 }  // namespace forkserve::integration

@@ -8,6 +8,7 @@
 
 #include "integration/environ_dump.hpp"
 #include "integration/http_client.hpp"
+#include "integration/log_text.hpp"
 #include "integration/server_process.hpp"
 
 namespace forkserve::integration {
@@ -50,7 +51,7 @@ void expect_refused_module(const std::string& module, std::string_view expected_
   EXPECT_EQ(run.status.code, 1) << describe(run.status) << "; stderr: " << run.err;
   EXPECT_EQ(run.out, "") << "no start-up line may be printed";
   const std::string prefix = "forkserve: handler " + module + ": ";
-  EXPECT_TRUE(run.err.starts_with(prefix)) << run.err;
+  EXPECT_TRUE(without_timestamps(run.err).starts_with(prefix)) << run.err;
   EXPECT_GT(run.err.size(), prefix.size() + 1) << "the line must say what is wrong: " << run.err;
   EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << "exactly one stderr line: " << run.err;
   EXPECT_NE(run.err.find(expected_text), std::string::npos) << run.err;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "integration/http_client.hpp"
+#include "integration/log_text.hpp"
 #include "integration/server_process.hpp"
 
 namespace forkserve::integration {
@@ -132,7 +133,7 @@ TEST(SocketActivationTest, RefusesAnInheritedSocketThatIsNotListening) {
   ASSERT_FALSE(server.ready());
   ExitStatus status = server.wait_for_exit(milliseconds(10'000));
   EXPECT_TRUE(status.exited && status.code == 1) << describe(status);
-  EXPECT_EQ(server.stderr_text(),
+  EXPECT_EQ(without_timestamps(server.stderr_text()),
             "forkserve: LISTEN_FDS: fd 3 is not a listening TCP socket (for Accept=yes, run with --inetd)\n");
 }
 

@@ -145,6 +145,17 @@ TEST(Config, HelpListsEveryOptionWithItsDefault) {
   EXPECT_NE(help.find("[128]"), std::string::npos);
 }
 
+TEST(Config, HelpFitsIn80Columns) {
+  std::string help = usage_text();
+  std::size_t start = 0;
+  while (start < help.size()) {
+    std::size_t end = help.find('\n', start);
+    if (end == std::string::npos) end = help.size();
+    EXPECT_LE(end - start, 80U) << help.substr(start, end - start);
+    start = end + 1;
+  }
+}
+
 TEST(Config, HandlerSpecSplitsArgumentAfterSo) {
   std::string path, arg;
   split_handler_spec("./hello.so:some:arg", path, arg);

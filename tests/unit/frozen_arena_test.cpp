@@ -14,6 +14,7 @@
 #include <forkserve/frozen_arena.hpp>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <memory_resource>
 #include <string>
 #include <string_view>
@@ -72,6 +73,17 @@ TEST(FrozenArenaTest, AllocationsAreAlignedAsAsked) {
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % alignment, 0U) << alignment;
     EXPECT_TRUE(arena.contains(p));
   }
+}
+
+TEST(FrozenArenaTest, AllocationLargerThanAnyAddressSpaceThrowsBadAlloc) {
+  FrozenArena arena(4096);
+  (void)arena.allocate(16);  // a chunk is mapped: the request is tried against it first
+  const std::size_t most = std::numeric_limits<std::size_t>::max();
+  for (std::size_t bytes : {most - 4095, most / 2 + 1}) {
+    EXPECT_THROW((void)arena.allocate(bytes), std::bad_alloc) << bytes;
+  }
+  void* p = arena.allocate(64, 64);  // and the arena still works
+  EXPECT_TRUE(arena.contains(p));
 }
 
 TEST(FrozenArenaTest, GrowsPastItsFirstChunkInNewChunks) {

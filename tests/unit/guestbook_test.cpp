@@ -181,6 +181,18 @@ TEST_F(GuestbookTest, HalfWrittenLastLineIsIgnored) {
   EXPECT_EQ(client.get("/api/entries").body, R"([{"name":"whole","message":"entry"}])");
 }
 
+TEST_F(GuestbookTest, HalfWrittenLastLineDoesNotSpoilTheNextEntry) {
+  Guestbook book(datafile);
+  Client client(book);
+  sign(client, "whole", "entry");
+  std::ofstream(datafile, std::ios::app) << "name=cut&message=half%4";  // a writer killed mid-write
+  EXPECT_EQ(sign(client, "next", "one").status, 303);
+  auto reply = client.get("/api/entries");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, R"([{"name":"whole","message":"entry"},{"name":"next","message":"one"}])");
+  EXPECT_EQ(client.get("/").status, 200);
+}
+
 TEST_F(GuestbookTest, UnusableDataFileStopsStartUp) {
   EXPECT_THROW(Guestbook(""), std::runtime_error);
   EXPECT_THROW(Guestbook(directory + "/missing-dir/entries"), std::runtime_error);

@@ -141,5 +141,27 @@ TEST(HttpDate, FormatsLogDate) {
   EXPECT_EQ(format_log_date(971185536), "10/Oct/2000:13:45:36 +0000");
 }
 
+std::string rfc3339(std::time_t t, int milliseconds) {
+  char out[kRfc3339Size];
+  return {out, append_rfc3339(out, t, milliseconds)};
+}
+
+TEST(Rfc3339, FormatsUtcWithMilliseconds) {
+  EXPECT_EQ(rfc3339(kRfcExample, 7), "1994-11-06T08:49:37.007Z");
+  EXPECT_EQ(rfc3339(0, 999), "1970-01-01T00:00:00.999Z");
+  EXPECT_EQ(rfc3339(951782400, 0), "2000-02-29T00:00:00.000Z");
+}
+
+TEST(Rfc3339, MatchesGmtimeEveryDayForDecades) {
+  for (std::time_t t = 0; t < 4'000'000'000; t += 86'400 + 3'607) {
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    char expected[96];
+    std::snprintf(expected, sizeof expected, "%04d-%02d-%02dT%02d:%02d:%02d.123Z", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    ASSERT_EQ(rfc3339(t, 123), expected) << t;
+  }
+}
+
 }  // namespace
 }  // namespace forkserve::http

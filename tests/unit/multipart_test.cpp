@@ -221,5 +221,27 @@ TEST(Multipart, ReadsTheRequestBodyThroughEnviron) {
   EXPECT_EQ(reply.body, "a=1;b=two\r\nlines;f=data;");
 }
 
+// A test of hostile names must reach the handler with those names: the
+// test client escapes '"' and '\' in names and filenames, and the parser reads
+// them back.
+TEST(Multipart, TestClientQuotesNamesAndFilenamesThatHoldQuotes) {
+  struct Echo {
+    Body operator()(Environ& environ, StartResponse& start_response) {
+      MultipartReader reader(environ);
+      std::string out;
+      while (auto part = reader.next()) out += part->name + "|" + part->filename.value_or("-") + ";";
+      start_response("200 OK", {});
+      return Body::text(out);
+    }
+  } echo;
+  testing::Client client(echo);
+  Fields fields;
+  fields.add("a\"b", "1");
+  auto reply = client.post_multipart(
+      "/", testing::multipart(fields, {{"f\\", "x\"; name=\"evil.txt", "text/plain", "data"}}));
+  EXPECT_EQ(reply.status, 200) << reply.error_log;
+  EXPECT_EQ(reply.body, "a\"b|-;f\\|x\"; name=\"evil.txt;");
+}
+
 }  // namespace
 }  // namespace forkserve

@@ -445,5 +445,15 @@ TEST(RequestParser, TrimOwsRemovesSpacesAndTabsAtBothEndsOnly) {
   EXPECT_EQ(trim_ows("\r\na\n"), "\r\na\n") << "only SP and HTAB are optional whitespace";
 }
 
+TEST(RequestParser, ExpectContinueIsHonouredOnlyFromHttp11Clients) {
+  const std::string head = "Host: a\r\nExpect: 100-Continue\r\nContent-Length: 4\r\n\r\n";
+  std::string http11 = "PUT / HTTP/1.1\r\n" + head;
+  std::string http10 = "PUT / HTTP/1.0\r\n" + head;
+  std::string other = "PUT / HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\nContent-Length: 4\r\n\r\n";
+  EXPECT_TRUE(parse(http11).head.expects_continue());
+  EXPECT_FALSE(parse(http10).head.expects_continue()) << "RFC 9110 10.1.1: ignored from HTTP/1.0";
+  EXPECT_FALSE(parse(other).head.expects_continue());
+}
+
 }  // namespace
 }  // namespace forkserve::http

@@ -10,6 +10,7 @@
 #include <forkserve/response.hpp>
 #include <forkserve/testing.hpp>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -191,6 +192,18 @@ TEST(BodyPull, SourceIsDestroyedWithTheBody) {
     EXPECT_FALSE(watch.expired());
   }
   EXPECT_TRUE(watch.expired());
+}
+
+// As before Body::Source became move-only: an empty std::function is a body
+// with no chunks, not a call that throws std::bad_function_call (a 500).
+TEST(BodyPull, EmptyStdFunctionIsAnEmptyBody) {
+  auto reply = run([](Environ&, StartResponse& s) {
+    s(status::ok, {{"Content-Type", "text/plain"}});
+    return Body::pull(std::function<std::optional<std::string>()>{});
+  });
+  EXPECT_EQ(reply.status, 200) << reply.error_log;
+  EXPECT_EQ(reply.body, "");
+  EXPECT_EQ(reply.error_log, "");
 }
 
 }  // namespace

@@ -1,0 +1,174 @@
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <regex>
+#include <string>
+
+#include "core/log.hpp"
+#include "core/stats.hpp"
+
+namespace forkserve {
+namespace {
+
+// Points standard error at a scratch file for the test's lifetime.
+class CapturedStderr {
+ public:
+  CapturedStderr() {
+    char path[] = "/tmp/forkserve-stderr-XXXXXX";
+    fd_ = ::mkstemp(path);
+    ::unlink(path);
+    saved_ = ::dup(STDERR_FILENO);
+    ::dup2(fd_, STDERR_FILENO);
+  }
+  ~CapturedStderr() {
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    ::close(fd_);
+  }
+  std::string text() const {
+    std::string out;
+    char buffer[4096];
+    ssize_t n;
+    for (off_t at = 0; (n = ::pread(fd_, buffer, sizeof buffer, at)) > 0; at += n) out.append(buffer, n);
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  int saved_ = -1;
+};
+
+std::size_t count_lines(const std::string& text) {
+  std::size_t n = 0;
+  for (char c : text) n += c == '\n';
+  return n;
+}
+
+const std::regex kErrorLine(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z forkserve(\[\d+\])?: .*\n)");
+
+TEST(ErrorLog, LineStartsWithAnRfc3339TimestampAndNamesTheServer) {
+  CapturedStderr err;
+  log_error("bind 0.0.0.0:8888: Address already in use");
+  std::string text = err.text();
+  EXPECT_TRUE(std::regex_match(text, kErrorLine)) << text;
+  EXPECT_NE(text.find("Z forkserve: bind 0.0.0.0:8888: Address already in use\n"), std::string::npos) << text;
+}
+
+TEST(ErrorLog, ForgedNewlineArrivesEscapedOnOneLine) {
+  CapturedStderr err;
+  log_error("handler: boom\nforkserve: child 1 (GET /forged) killed by signal 9\r\x01\x7f");
+  std::string text = err.text();
+  EXPECT_EQ(count_lines(text), 1U) << text;
+  EXPECT_NE(text.find("boom\\nforkserve: child 1 (GET /forged) killed by signal 9\\r\\x01\\x7f\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST(ErrorLog, EscapesEveryControlByteAndKeepsTheRest) {
+  EXPECT_EQ(escape_control_bytes("a\tb\nc\rd\x1b[31m\x7f"), "a\\tb\\nc\\rd\\x1b[31m\\x7f");
+  EXPECT_EQ(escape_control_bytes("caf\xc3\xa9 \"q\" \\"), "caf\xc3\xa9 \"q\" \\");
+}
+
+TEST(ErrorLog, LinesFromAnotherProcessThanTheMainOneCarryItsPid) {
+  set_log_main_process();
+  CapturedStderr err;
+  log_error("from the parent");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    log_error("from a child");
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::string text = err.text();
+  EXPECT_NE(text.find(" forkserve: from the parent\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" forkserve[" + std::to_string(pid) + "]: from a child\n"), std::string::npos) << text;
+}
+
+TEST(ErrorLog, LongMessageIsCutOnOneLineAndSaysSo) {
+  CapturedStderr err;
+  log_error(std::string(10000, 'x'));
+  std::string text = err.text();
+  EXPECT_EQ(count_lines(text), 1U);
+  EXPECT_NE(text.find("x [cut]\n"), std::string::npos);
+}
+
+TEST(LogLoss, WriteToAClosedPipeIsCountedAndReportedOnceWithinTenSeconds) {
+  ::signal(SIGPIPE, SIG_IGN);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[0]);
+  LogHealth& health = stats().logs[static_cast<int>(LogStream::Access)];
+  health.last_report.store(0);  // as if never reported
+  health.unreported.store(0);
+  std::uint64_t lost_before = health.lines_lost.load();
+  CapturedStderr err;
+  EXPECT_FALSE(append_log_line(LogStream::Access, fds[1], "127.0.0.1 - - [x] \"GET / HTTP/1.0\" 200 5\n"));
+  EXPECT_FALSE(append_log_line(LogStream::Access, fds[1], "127.0.0.1 - - [x] \"GET /2 HTTP/1.0\" 200 5\n"));
+  ::close(fds[1]);
+  EXPECT_EQ(health.lines_lost.load() - lost_before, 2U);
+  std::string text = err.text();
+  EXPECT_EQ(count_lines(text), 1U) << text;
+  EXPECT_NE(text.find("access log: write failed (Broken pipe); 1 line lost"), std::string::npos) << text;
+  EXPECT_EQ(health.unreported.load(), 1U) << "the second loss waits for the next report";
+}
+
+TEST(LogLoss, WholeLineIsWrittenAndNothingCountedWhenTheLogWorks) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::uint64_t lost_before = stats().logs[0].lines_lost.load();
+  EXPECT_TRUE(append_log_line(LogStream::Access, fds[1], "one line\n"));
+  char buffer[32];
+  EXPECT_EQ(::read(fds[0], buffer, sizeof buffer), 9);
+  EXPECT_EQ(stats().logs[0].lines_lost.load(), lost_before);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+TEST(LogLoss, TornLogGetsItsPartialLineEndedBeforeTheNextLine) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  LogHealth& health = stats().logs[static_cast<int>(LogStream::Access)];
+  health.torn.store(1);  // as a short write on a full disk leaves it
+  EXPECT_TRUE(append_log_line(LogStream::Access, fds[1], "next line\n"));
+  EXPECT_TRUE(append_log_line(LogStream::Access, fds[1], "then this\n"));
+  char buffer[64];
+  ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+  EXPECT_EQ(std::string(buffer, n > 0 ? n : 0), "\nnext line\nthen this\n");
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+TEST(Floods, OneLineASecondPerKindAndTheRestCountedInTheNextLine) {
+  FloodGate& gate = stats().floods[static_cast<int>(Flood::HeaderTimeout)];
+  gate.second.store(0);
+  gate.suppressed.store(0);
+  CapturedStderr err;
+  for (int i = 0; i < 800; ++i) log_flood(Flood::HeaderTimeout, "client timeout: request head incomplete");
+  gate.second.fetch_sub(3);  // three seconds pass
+  EXPECT_FALSE(flush_floods());
+  std::string text = err.text();
+  EXPECT_GE(count_lines(text), 2U) << text;
+  EXPECT_LE(count_lines(text), 3U) << text;  // if the clock ticked during the loop
+  EXPECT_NE(text.find("more header timeouts in the last 3 s\n"), std::string::npos) << text;
+  EXPECT_EQ(gate.suppressed.load(), 0U);
+}
+
+TEST(Floods, CountWaitsUntilItsSecondIsOver) {
+  FloodGate& gate = stats().floods[static_cast<int>(Flood::ClientReset)];
+  gate.second.store(0);
+  gate.suppressed.store(0);
+  CapturedStderr err;
+  log_flood(Flood::ClientReset, "reset");
+  log_flood(Flood::ClientReset, "reset");
+  gate.second.store(std::time(nullptr) + 5);  // its second is not over yet
+  EXPECT_TRUE(flush_floods()) << "still pending";
+  EXPECT_EQ(count_lines(err.text()), 1U);
+}
+
+}  // namespace
+}  // namespace forkserve

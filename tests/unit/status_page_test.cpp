@@ -1,0 +1,109 @@
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "core/stats.hpp"
+
+namespace forkserve {
+namespace {
+
+StatusSnapshot known_snapshot() {
+  Stats stats;
+  stats.started_at = 1000;
+  stats.workers = 4;
+  stats.process_limit = 4;
+  stats.busy = 2;
+  stats.requests = 10;
+  stats.responses[2] = 7;
+  stats.responses[4] = 2;
+  stats.responses[5] = 1;
+  stats.handler_crashes = 1;
+  stats.timeouts[static_cast<int>(TimeoutPhase::Header)] = 3;
+  stats.fork_failures = 0;
+  stats.reloads = 2;
+  stats.logs[static_cast<int>(LogStream::Access)].lines_lost = 5;
+  StatusSnapshot snapshot = take_snapshot(stats, 1042);
+  snapshot.listen_queue = 6;
+  snapshot.listen_backlog = 128;
+  return snapshot;
+}
+
+TEST(StatusPage, PlainTextNamesEveryFigure) {
+  std::string text = render_status_text(known_snapshot());
+  EXPECT_EQ(text,
+            "uptime: 42\n"
+            "mode: workers\n"
+            "busy: 2 of 4\n"
+            "requests: 10\n"
+            "responses: 1xx 0 2xx 7 3xx 0 4xx 2 5xx 1 other 0\n"
+            "handler crashes: 1\n"
+            "timeouts: header 3 body 0 handler 0 write 0\n"
+            "fork failures: 0\n"
+            "reloads: 2\n"
+            "log lines lost: access 5 error 0\n"
+            "listen queue: 6 of 128\n");
+}
+
+// name{labels} -> value, checking each sample follows a # TYPE of its family.
+std::map<std::string, std::string> parse_prometheus(const std::string& text) {
+  std::map<std::string, std::string> samples;
+  std::map<std::string, std::string> types;
+  std::istringstream in(text);
+  std::string line;
+  const std::regex sample(R"(([a-z_]+)(\{[a-z]+="[^"]*"\})? (\d+))");
+  const std::regex type(R"(# TYPE ([a-z_]+) (counter|gauge))");
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (line.starts_with("# HELP ")) continue;
+    if (std::regex_match(line, m, type)) {
+      types[m[1]] = m[2];
+    } else if (std::regex_match(line, m, sample)) {
+      std::string name = m[1];
+      EXPECT_TRUE(types.contains(name)) << "no # TYPE before " << line;
+      EXPECT_TRUE(name.starts_with("forkserve_")) << line;
+      if (types[name] == "counter") {
+        EXPECT_TRUE(name.ends_with("_total")) << line;
+      }
+      samples[name + std::string(m[2])] = m[3];
+    } else {
+      ADD_FAILURE() << "not exposition format: " << line;
+    }
+  }
+  return samples;
+}
+
+TEST(StatusPage, PrometheusExpositionHasTheSameFigures) {
+  auto samples = parse_prometheus(render_status_prometheus(known_snapshot()));
+  EXPECT_EQ(samples["forkserve_uptime_seconds"], "42");
+  EXPECT_EQ(samples["forkserve_workers"], "4");
+  EXPECT_EQ(samples["forkserve_busy_processes"], "2");
+  EXPECT_EQ(samples["forkserve_process_limit"], "4");
+  EXPECT_EQ(samples["forkserve_requests_total"], "10");
+  EXPECT_EQ(samples["forkserve_responses_total{class=\"2xx\"}"], "7");
+  EXPECT_EQ(samples["forkserve_responses_total{class=\"4xx\"}"], "2");
+  EXPECT_EQ(samples["forkserve_responses_total{class=\"5xx\"}"], "1");
+  EXPECT_EQ(samples["forkserve_handler_crashes_total"], "1");
+  EXPECT_EQ(samples["forkserve_timeouts_total{phase=\"header\"}"], "3");
+  EXPECT_EQ(samples["forkserve_timeouts_total{phase=\"write\"}"], "0");
+  EXPECT_EQ(samples["forkserve_fork_failures_total"], "0");
+  EXPECT_EQ(samples["forkserve_reloads_total"], "2");
+  EXPECT_EQ(samples["forkserve_log_lines_lost_total{log=\"access\"}"], "5");
+  EXPECT_EQ(samples["forkserve_listen_queue_length"], "6");
+  EXPECT_EQ(samples["forkserve_listen_backlog"], "128");
+}
+
+TEST(StatusPage, ScribbledCountersStayNumbers) {
+  Stats stats;
+  stats.busy = -5;          // a child decremented too often
+  stats.started_at = 9999;  // in the future
+  StatusSnapshot snapshot = take_snapshot(stats, 1000);
+  EXPECT_EQ(snapshot.busy, 0U);
+  EXPECT_EQ(snapshot.uptime_seconds, 0);
+  EXPECT_NE(render_status_text(snapshot).find("busy: 0 of 0\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace forkserve
