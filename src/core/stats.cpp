@@ -35,6 +35,12 @@ bool map_shared_stats(std::string& error) {
   return true;
 }
 
+void unmap_shared_stats() {
+  if (g_stats == &g_own_stats) return;
+  ::munmap(g_stats, sizeof(Stats));
+  g_stats = &g_own_stats;
+}
+
 void count_response(int status) {
   Stats& s = stats();
   s.requests.fetch_add(1, std::memory_order_relaxed);

@@ -68,6 +68,10 @@ Stats& stats();
 // `error` says why.
 bool map_shared_stats(std::string& error);
 
+// Lets the shared block go (an embedding program's serve() returning); the
+// counters are this process's own again.
+void unmap_shared_stats();
+
 // Counts one request's response in requests and its status class.
 void count_response(int status);
 

@@ -63,6 +63,42 @@ void run_worker(const WorkerSetup& setup) {
   };
   ThrottledLog throttled;
   std::uint32_t served = 0;
+  auto serve = [&](int listener_fd, AcceptedClient& client) {
+    reopen_if_rotated();  // the parent may have rotated since the wake-up
+    Deadline accepted_at = Clock::now();
+    Endpoint local;  // the listener's address
+    for (std::size_t j = 0; j < setup.listener_fds.size(); ++j) {
+      if (setup.listener_fds[j] == listener_fd) local = setup.listener_endpoints[j];
+    }
+    setup.status->connections.store(++served, std::memory_order_relaxed);
+    setup.status->busy_until_ns.store(steady_ns(accepted_at + limit));
+    // A parent asleep without a deadline must now keep this one.
+    if (setup.shared->parent_asleep.load() != 0 && setup.shared->parent_asleep.exchange(0) != 0) {
+      (void)::eventfd_write(setup.parent_wake_fd, 1);
+    }
+    std::optional<ListenQueue> queue;
+    if (!config.status_path.empty()) queue = read_listen_queue(setup.listener_fds);
+    server.serve(std::move(client.fd), client.peer, accepted_at, local, queue);
+    setup.status->busy_until_ns.store(0, std::memory_order_relaxed);
+  };
+  // EPOLLEXCLUSIVE hands a new connection's wake-up to one waiting worker
+  // only. A worker told to stop may have been handed one in the same
+  // wake-up: were it to leave now, that connection would sit in the backlog,
+  // no other worker woken for it, until the next connection came. So it
+  // first stops watching (closing its epoll: later connections wake the
+  // others), then serves what already waits, then leaves.
+  auto leave_after_waiting_connections = [&]() -> void {
+    epoll.reset();
+    for (int fd : setup.listener_fds) {
+      for (;;) {
+        AcceptedClient client = accept_client(fd);
+        if (client.status == AcceptStatus::Transient) continue;
+        if (client.status != AcceptStatus::Accepted) break;
+        serve(fd, client);
+      }
+    }
+    end_child(0);
+  };
   setup.status->ready.store(1);
   (void)::eventfd_write(setup.parent_wake_fd, 1);  // the parent may be waiting for a new set to be ready
   while (config.max_requests == 0 || served < static_cast<unsigned>(config.max_requests)) {
@@ -72,9 +108,8 @@ void run_worker(const WorkerSetup& setup) {
       if (errno == EINTR) continue;
       leave("epoll_wait", errno);  // a handler closed or replaced its descriptor: spinning here helps nobody
     }
-    // Stopping wins over waiting connections: they are the next worker's.
     for (int i = 0; i < count; ++i) {
-      if (ready[i].data.fd == setup.stop_fd) end_child(0);
+      if (ready[i].data.fd == setup.stop_fd) leave_after_waiting_connections();
     }
     reopen_if_rotated();
     for (int i = 0; i < count; ++i) {
@@ -92,22 +127,7 @@ void run_worker(const WorkerSetup& setup) {
         if (client.error == EINVAL) end_child(0);  // the parent shut the listener down: stopping
         leave("accept", client.error);
       }
-      reopen_if_rotated();  // the parent may have rotated since the wake-up
-      Deadline accepted_at = Clock::now();
-      Endpoint local;  // the listener's address
-      for (std::size_t j = 0; j < setup.listener_fds.size(); ++j) {
-        if (setup.listener_fds[j] == fd) local = setup.listener_endpoints[j];
-      }
-      setup.status->connections.store(++served, std::memory_order_relaxed);
-      setup.status->busy_until_ns.store(steady_ns(accepted_at + limit));
-      // A parent asleep without a deadline must now keep this one.
-      if (setup.shared->parent_asleep.load() != 0 && setup.shared->parent_asleep.exchange(0) != 0) {
-        (void)::eventfd_write(setup.parent_wake_fd, 1);
-      }
-      std::optional<ListenQueue> queue;
-      if (!config.status_path.empty()) queue = read_listen_queue(setup.listener_fds);
-      server.serve(std::move(client.fd), client.peer, accepted_at, local, queue);
-      setup.status->busy_until_ns.store(0, std::memory_order_relaxed);
+      serve(fd, client);
       break;  // back to epoll_wait: a stop may have come meanwhile
     }
   }

@@ -98,6 +98,9 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
   // Before anything forks (a module's init may): every process counts into it.
   std::string stats_error;
   if (!config.inetd && !map_shared_stats(stats_error)) return fail(stats_error);
+  struct ReleaseStats {
+    ~ReleaseStats() { unmap_shared_stats(); }
+  } release_stats;  // serve() may return into an embedding program
   InetdClient client;
   InheritedSockets inherited;
   if (config.inetd) {

@@ -94,6 +94,28 @@ std::vector<pid_t> serving_processes(pid_t server) {
   return serving;
 }
 
+std::string sleeping_in(pid_t pid) {
+  std::string name = read_file("/proc/" + std::to_string(pid) + "/wchan");
+  return name == "0" ? "" : name;
+}
+
+bool has_unread_eventfd(pid_t pid) {
+  const std::string fds = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* dir = ::opendir(fds.c_str());
+  if (dir == nullptr) return false;
+  bool unread = false;
+  while (const dirent* entry = ::readdir(dir)) {
+    char target[64];
+    ssize_t n = ::readlinkat(::dirfd(dir), entry->d_name, target, sizeof target);
+    if (n <= 0 || std::string_view(target, static_cast<std::size_t>(n)) != "anon_inode:[eventfd]") continue;
+    std::string info = read_file("/proc/" + std::to_string(pid) + "/fdinfo/" + entry->d_name);
+    std::size_t at = info.find("eventfd-count:");
+    if (at != std::string::npos && std::strtoull(info.c_str() + at + 14, nullptr, 16) != 0) unread = true;
+  }
+  ::closedir(dir);
+  return unread;
+}
+
 ProcessInfo process_info(pid_t pid) {
   StatLine line = read_stat(pid);
   return {pid, line.ok ? line.state : '?'};

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -45,6 +46,14 @@ std::optional<long> status_kib(pid_t pid, std::string_view field);
 // /proc/PID/status): each sleep it wakes from counts one, so a process that
 // stays asleep keeps the number; nullopt when gone.
 std::optional<unsigned long long> voluntary_context_switches(pid_t pid);
+
+// The kernel function it sleeps in, from /proc/PID/wchan ("do_epoll_wait",
+// "do_sys_poll", ...); "" while it runs or when it is gone.
+std::string sleeping_in(pid_t pid);
+
+// Whether an eventfd it holds has a count nobody read yet (eventfd-count in
+// /proc/PID/fdinfo): a wake-up still on its way to it.
+bool has_unread_eventfd(pid_t pid);
 
 // Every process whose parent is `parent`, from a scan of /proc/*/stat.
 std::vector<ProcessInfo> children_of(pid_t parent);

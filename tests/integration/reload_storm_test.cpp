@@ -69,8 +69,19 @@ bool settled_on(const ServerProcess& server, const Module& newest, const std::ve
 
 // The parent neither woke nor ran for a while: no timer, no polling.
 void expect_parent_asleep(const ServerProcess& server) {
-  // Whatever the last connection left (a child exiting) is over first.
-  ASSERT_TRUE(eventually([&] { return count_zombie_children(server.pid()) == 0; }, kSettle));
+  // Whatever the last connection left (a child exiting) is over first, and
+  // every wake-up already sent has been taken: each worker has reported
+  // ready and waits for connections, and the parent has read every report
+  // (and the wake-up from the last connection) and sleeps again.
+  ASSERT_TRUE(eventually(
+      [&] {
+        if (count_zombie_children(server.pid()) != 0) return false;
+        for (pid_t worker : workers_under_test() ? child_pids(server.pid()) : std::vector<pid_t>{}) {
+          if (sleeping_in(worker) != "do_epoll_wait") return false;
+        }
+        return !has_unread_eventfd(server.pid()) && process_info(server.pid()).state == 'S';
+      },
+      kSettle));
   std::optional<unsigned long long> before = voluntary_context_switches(server.pid());
   ASSERT_TRUE(before.has_value());
   std::this_thread::sleep_for(kAsleepWindow);  // the behaviour under test is doing nothing for a while

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "integration/http_client.hpp"
@@ -103,6 +105,51 @@ TEST(ReloadTest, RequestInFlightAcrossSighupFinishesNormally) {
         },
         kSettle));
   }
+}
+
+// Connections arriving while an old set of workers is being retired: each is
+// answered promptly, none waits in the backlog for the next connection. One
+// client at a time, so a connection whose wake-up was lost is never rescued
+// by another one and shows as a timeout.
+TEST(ReloadTest, EveryConnectionDuringRepeatedSighupsIsAnswered) {
+  ServerProcess server({"--handler", module_path("hello.so")});
+  ASSERT_TRUE(server.ready()) << server.error();
+  constexpr int kReloads = 100;
+  constexpr milliseconds kAnswerDeadline{3'000};  // a served one takes milliseconds
+  std::atomic<bool> reloading{true};
+  std::atomic<int> answered{0};
+  std::atomic<bool> failed{false};
+  std::string first_failure;  // read after join
+  std::thread client([&] {
+    while (reloading.load()) {
+      HttpReply reply = exchange(server.port(), "GET / HTTP/1.0\r\n\r\n", kAnswerDeadline);
+      if (reply.body != "Hello, World!") {
+        first_failure = reply.summary();
+        failed.store(true);
+        return;
+      }
+      answered.fetch_add(1);
+    }
+  });
+  for (int i = 1; i <= kReloads && !failed.load(); ++i) {
+    server.signal(SIGHUP);
+    const int answered_before = answered.load();
+    // The reload (a fresh set of workers, the module unchanged) is logged,
+    // and connections made after it were answered.
+    EXPECT_TRUE(eventually(
+        [&] {
+          return failed.load() ||
+                 (count_lines_containing(server.stderr_text(), "SIGHUP: ") == static_cast<std::size_t>(i) &&
+                  answered.load() > answered_before + 1);
+        },
+        kSettle))
+        << server.stderr_text();
+  }
+  reloading.store(false);
+  client.join();
+  EXPECT_EQ(first_failure, "") << "a connection during a reload was not answered within "
+                               << kAnswerDeadline.count() << " ms; stderr: " << server.stderr_text();
+  EXPECT_EQ(count_lines_containing(server.stderr_text(), "killed by signal"), 0U) << server.stderr_text();
 }
 
 }  // namespace
