@@ -28,8 +28,8 @@ struct RequestRecord {
   char request_line[512] = {};  // cut to fit
   char referer[256] = {};       // empty: none (Combined only)
   char user_agent[256] = {};
-  bool has_referer = false;
-  bool has_user_agent = false;
+  unsigned char has_referer = 0;  // not bool: a handler can write any byte here
+  unsigned char has_user_agent = 0;
 };
 
 struct Connection {

@@ -95,8 +95,8 @@ void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, c
   AccessRecord record{text(request.remote_addr, sizeof request.remote_addr),
                       static_cast<std::time_t>(request.started),
                       text(request.request_line, sizeof request.request_line), status, 0};
-  if (request.has_referer) record.referer = text(request.referer, sizeof request.referer);
-  if (request.has_user_agent) record.user_agent = text(request.user_agent, sizeof request.user_agent);
+  if (request.has_referer != 0) record.referer = text(request.referer, sizeof request.referer);
+  if (request.has_user_agent != 0) record.user_agent = text(request.user_agent, sizeof request.user_agent);
   append_log_line(LogStream::Access, logs.access_fd(), format_access_line(record, config.log_format));
   count_response(status);
 }
