@@ -137,14 +137,21 @@ void write_error_line(std::string_view escaped_message) {
 
 // Counts a lost line and, at most every kLossReportInterval seconds per log,
 // says so: on the error log for the access log, on syslog for the error log.
+// Seconds from `last` to `now`, where `last` comes from memory a handler can
+// write: unsigned, so no value of it can overflow.
+std::uint64_t seconds_since(std::int64_t now, std::int64_t last) {
+  return static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(last);
+}
+
 void count_loss(LogStream stream, int error) {
   LogHealth& health = stats().logs[static_cast<int>(stream)];
   health.lines_lost.fetch_add(1, std::memory_order_relaxed);
   health.unreported.fetch_add(1, std::memory_order_relaxed);
   std::int64_t now = now_seconds();
   std::int64_t last = health.last_report.load(std::memory_order_relaxed);
-  if (now - last < kLossReportInterval) return;
-  if (!health.last_report.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;  // another reports
+  if (seconds_since(now, last) < static_cast<std::uint64_t>(kLossReportInterval)) return;
+  if (!health.last_report.compare_exchange_strong(last, now, std::memory_order_relaxed))
+    return;  // another reports
   report_loss(stream, error);
 }
 
@@ -247,8 +254,8 @@ void log_flood(Flood kind, std::string_view message) {
   }
   std::string line(message);
   if (std::uint64_t more = gate.suppressed.exchange(0, std::memory_order_relaxed); more > 0) {
-    line += " (and " + std::to_string(more) + " more " + kFloodNouns[static_cast<int>(kind)] + " in the last " +
-            std::to_string(now - last) + " s)";
+    line += " (and " + std::to_string(more) + " more " + kFloodNouns[static_cast<int>(kind)] +
+            " in the last " + std::to_string(seconds_since(now, last)) + " s)";
   }
   log_error(line);
   if (g_flood_line_hook != nullptr) g_flood_line_hook();
@@ -270,8 +277,8 @@ bool flush_floods() {
     }
     std::uint64_t more = gate.suppressed.exchange(0, std::memory_order_relaxed);
     if (more > 0) {
-      log_error(std::to_string(more) + " more " + kFloodNouns[kind] + " in the last " + std::to_string(now - last) +
-                " s");
+      log_error(std::to_string(more) + " more " + kFloodNouns[kind] + " in the last " +
+                std::to_string(seconds_since(now, last)) + " s");
     }
   }
   return pending;
