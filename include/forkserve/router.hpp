@@ -197,11 +197,12 @@ class Router {
     scope.owned = std::move(parameters);
     for (const auto& [name, value] : environ.variables())
       scope.pairs.push_back({to_str(name), to_str(value)});
-    for (const auto& [name, value] : scope.owned) {
+    for (const auto& parameter : scope.owned) {  // not a structured binding: clang 14 cannot capture one
+      const std::string& name = parameter.first;
       auto same = std::find_if(scope.pairs.begin(), scope.pairs.end(),
                                [&name](const forkserve_pair& p) { return to_view(p.name) == name; });
       if (same != scope.pairs.end()) scope.pairs.erase(same);  // an outer router's parameter of that name
-      scope.pairs.push_back({to_str(name), to_str(value)});
+      scope.pairs.push_back({to_str(name), to_str(parameter.second)});
     }
     std::sort(scope.pairs.begin(), scope.pairs.end(), [](const forkserve_pair& a, const forkserve_pair& b) {
       return to_view(a.name) < to_view(b.name);
