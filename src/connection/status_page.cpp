@@ -45,7 +45,7 @@ void serve_status_page(ResponseWriter& writer, const http::RequestHead& head, co
     writer.fail(405, "the status page answers GET and HEAD only");
     return;
   }
-  StatusSnapshot snapshot = take_snapshot(stats(), std::time(nullptr));
+  StatusSnapshot snapshot = take_snapshot(stats(), server_facts(), std::time(nullptr));
   if (listen_queue) {
     snapshot.listen_queue = listen_queue->waiting;
     snapshot.listen_backlog = listen_queue->backlog;

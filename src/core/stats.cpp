@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -11,6 +12,7 @@ namespace {
 
 Stats g_own_stats;
 Stats* g_stats = &g_own_stats;
+ServerFacts g_facts;
 
 constexpr const char* kPhaseNames[kTimeoutPhases] = {"header", "body", "handler", "write"};
 constexpr const char* kLogNames[kLogStreams] = {"access", "error"};
@@ -24,6 +26,13 @@ std::string number(std::uint64_t value) { return std::to_string(value); }
 }  // namespace
 
 Stats& stats() { return *g_stats; }
+
+void set_server_facts(const ServerFacts& facts) { g_facts = facts; }
+const ServerFacts& server_facts() { return g_facts; }
+
+bool within_server_lifetime(std::int64_t seconds, std::int64_t now) {
+  return seconds >= g_facts.started_at && seconds <= now;
+}
 
 bool map_shared_stats(std::string& error) {
   void* block = ::mmap(nullptr, sizeof(Stats), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -48,14 +57,13 @@ void count_response(int status) {
   s.responses[status_class].fetch_add(1, std::memory_order_relaxed);
 }
 
-StatusSnapshot take_snapshot(const Stats& s, std::int64_t now) {
+StatusSnapshot take_snapshot(const Stats& s, const ServerFacts& facts, std::int64_t now) {
   StatusSnapshot snapshot;
-  std::int64_t started = s.started_at.load(std::memory_order_relaxed);
-  snapshot.uptime_seconds = started > 0 && started <= now ? now - started : 0;
-  snapshot.workers = s.workers.load(std::memory_order_relaxed);
-  snapshot.process_limit = s.process_limit.load(std::memory_order_relaxed);
+  snapshot.uptime_seconds = facts.started_at > 0 && facts.started_at <= now ? now - facts.started_at : 0;
+  snapshot.workers = facts.workers;
+  snapshot.process_limit = facts.process_limit;
   std::int64_t busy = s.busy.load(std::memory_order_relaxed);
-  snapshot.busy = busy > 0 ? static_cast<std::uint64_t>(busy) : 0;
+  snapshot.busy = std::min<std::uint64_t>(busy > 0 ? static_cast<std::uint64_t>(busy) : 0, facts.process_limit);
   snapshot.requests = read(s.requests);
   for (int i = 0; i < 6; ++i) snapshot.responses[i] = read(s.responses[i]);
   snapshot.handler_crashes = read(s.handler_crashes);

@@ -43,11 +43,25 @@ struct FloodGate {
   Counter suppressed{0};
 };
 
+// What the server is, fixed at start-up: in each process's own memory (a
+// child or worker inherits it at fork()), so no handler elsewhere can change
+// what another process reads.
+struct ServerFacts {
+  std::int64_t started_at = 0;  // unix seconds
+  std::uint32_t workers = 0;    // 0: a child per connection
+  std::uint32_t process_limit = 0;
+};
+
+// Set once by the parent before its first fork().
+void set_server_facts(const ServerFacts& facts);
+const ServerFacts& server_facts();
+
+// True if `seconds` (unix time read from shared memory) could be a real
+// moment of this server's life: not before it started, not after `now`.
+bool within_server_lifetime(std::int64_t seconds, std::int64_t now);
+
 struct Stats {
   // Written by the parent.
-  std::atomic<std::int64_t> started_at{0};  // unix seconds
-  std::atomic<std::uint32_t> workers{0};    // 0: a child per connection
-  std::atomic<std::uint32_t> process_limit{0};
   std::atomic<std::int64_t> busy{0};  // processes serving a connection now
   Counter handler_crashes{0};         // children or workers that did not end cleanly
   Counter fork_failures{0};
@@ -95,7 +109,9 @@ struct StatusSnapshot {
   std::optional<std::uint64_t> listen_backlog;
 };
 
-StatusSnapshot take_snapshot(const Stats& stats, std::int64_t now);
+// Mode, limit and uptime come from `facts`; the counters from `stats`, which
+// anyone may have written: busy is kept within 0 and the limit.
+StatusSnapshot take_snapshot(const Stats& stats, const ServerFacts& facts, std::int64_t now);
 
 // Plain text, one "name: value" per line, in the spirit of nginx's stub_status.
 std::string render_status_text(const StatusSnapshot& snapshot);

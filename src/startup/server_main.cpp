@@ -212,10 +212,8 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
   }
   if (config.syslog) send_errors_to_syslog();
   set_log_main_process();  // after --daemon's fork: the serving parent's lines carry no pid
-  Stats& counters = stats();
-  counters.started_at.store(std::time(nullptr));
-  counters.workers.store(static_cast<std::uint32_t>(config.workers));
-  counters.process_limit.store(static_cast<std::uint32_t>(config.workers > 0 ? config.workers : config.max_children));
+  set_server_facts({std::time(nullptr), static_cast<std::uint32_t>(config.workers),
+                    static_cast<std::uint32_t>(config.workers > 0 ? config.workers : config.max_children)});
   if (config.inetd) return serve_inetd(client, served, module->get(), logs);  // no --daemon, no --pidfile
   if (!config.pidfile.empty()) Pidfile::close_in_children();
 

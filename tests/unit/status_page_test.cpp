@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -12,9 +13,6 @@ namespace {
 
 StatusSnapshot known_snapshot() {
   Stats stats;
-  stats.started_at = 1000;
-  stats.workers = 4;
-  stats.process_limit = 4;
   stats.busy = 2;
   stats.requests = 10;
   stats.responses[2] = 7;
@@ -25,7 +23,7 @@ StatusSnapshot known_snapshot() {
   stats.fork_failures = 0;
   stats.reloads = 2;
   stats.logs[static_cast<int>(LogStream::Access)].lines_lost = 5;
-  StatusSnapshot snapshot = take_snapshot(stats, 1042);
+  StatusSnapshot snapshot = take_snapshot(stats, {.started_at = 1000, .workers = 4, .process_limit = 4}, 1042);
   snapshot.listen_queue = 6;
   snapshot.listen_backlog = 128;
   return snapshot;
@@ -97,12 +95,24 @@ TEST(StatusPage, PrometheusExpositionHasTheSameFigures) {
 
 TEST(StatusPage, ScribbledCountersStayNumbers) {
   Stats stats;
-  stats.busy = -5;          // a child decremented too often
-  stats.started_at = 9999;  // in the future
-  StatusSnapshot snapshot = take_snapshot(stats, 1000);
+  stats.busy = -5;  // a child decremented too often
+  StatusSnapshot snapshot = take_snapshot(stats, {.started_at = 9999, .workers = 0, .process_limit = 8}, 1000);
   EXPECT_EQ(snapshot.busy, 0U);
-  EXPECT_EQ(snapshot.uptime_seconds, 0);
-  EXPECT_NE(render_status_text(snapshot).find("busy: 0 of 0\n"), std::string::npos);
+  EXPECT_EQ(snapshot.uptime_seconds, 0);  // a start in the future
+  EXPECT_NE(render_status_text(snapshot).find("busy: 0 of 8\n"), std::string::npos);
+}
+
+// What a handler filling the shared block with 0xff leaves: busy at most the
+// limit, and the mode and limit the server was started with.
+TEST(StatusPage, ModeAndLimitComeFromTheServerNotTheSharedBlock) {
+  Stats stats;
+  std::memset(static_cast<void*>(&stats), 0xff, sizeof stats);
+  StatusSnapshot snapshot = take_snapshot(stats, {.started_at = 1000, .workers = 0, .process_limit = 64}, 1010);
+  std::string text = render_status_text(snapshot);
+  EXPECT_NE(text.find("mode: fork\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("busy: 0 of 64\n"), std::string::npos) << text;  // busy read as -1
+  stats.busy = 1'000'000;
+  EXPECT_EQ(take_snapshot(stats, {.started_at = 1000, .workers = 2, .process_limit = 2}, 1010).busy, 2U);
 }
 
 }  // namespace
