@@ -1,5 +1,6 @@
 #include "connection/child.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -163,9 +164,18 @@ void linger_and_close(int fd) {
 
 RequestRecord* g_record = nullptr;  // this connection's, if the parent keeps one
 
-// The access line is out: the parent has nothing to write for this request.
-void access_line_written() {
+// Writes the request's access line, or, if a handler closed the log's
+// descriptor, leaves it to the parent (which knows the request from the
+// record) and returns false: this process must end. Async-signal-safe.
+bool write_access_line(int access_log_fd, std::string_view line, int status, unsigned long long body_bytes) {
+  if (g_record != nullptr && ::fcntl(access_log_fd, F_GETFD) < 0 && errno == EBADF) {
+    g_record->status.store(status, std::memory_order_relaxed);
+    g_record->body_bytes.store(body_bytes, std::memory_order_relaxed);
+    return false;  // pending stays set
+  }
+  append_log_line(LogStream::Access, access_log_fd, line);
   if (g_record != nullptr) g_record->pending.store(0, std::memory_order_release);
+  return true;
 }
 
 // The phase alarm. While the handler runs, SIGALRM is due --handler-timeout
@@ -246,8 +256,8 @@ void on_phase_alarm(int) {
   }
   char* line = g_alarm.access_line.data();
   char* end = append_access_suffix(line + a.access_prefix_length, status, body_bytes, a.access_trailer);
-  append_log_line(LogStream::Access, a.access_log_fd, {line, static_cast<std::size_t>(end - line)});
-  access_line_written();
+  bool logged = write_access_line(a.access_log_fd, {line, static_cast<std::size_t>(end - line)}, status, body_bytes);
+  if (!logged) end_child(kExitLogDescriptorGone);  // the parent counts the response with its line
   count_response(status);
   end_child(0);
 }
@@ -275,6 +285,7 @@ void open_record(RequestRecord* record, const AccessRecord& access) {
     to[n] = '\0';
   };
   record->status.store(0, std::memory_order_relaxed);
+  record->body_bytes.store(0, std::memory_order_relaxed);
   record->started = access.time;
   copy(record->remote_addr, sizeof record->remote_addr, access.remote_addr);
   copy(record->request_line, sizeof record->request_line, access.request_line);
@@ -645,10 +656,11 @@ int serve_connection(const Connection& connection, const Config& config, const f
   std::string suffix(kAccessSuffixRoom + access_trailer.size(), '\0');
   char* suffix_end =
       append_access_suffix(suffix.data(), ctx.writer.status(), ctx.writer.body_bytes(), access_trailer);
-  append_log_line(LogStream::Access, access_log_fd, access_prefix.append(suffix.data(), suffix_end));
-  access_line_written();
-  count_response(ctx.writer.status());
+  bool logged = write_access_line(access_log_fd, access_prefix.append(suffix.data(), suffix_end),
+                                  ctx.writer.status(), ctx.writer.body_bytes());
+  if (logged) count_response(ctx.writer.status());  // else the parent counts it with the line it writes
   if (!ctx.writer.aborted() && !request_read_to_end) linger_and_close(connection.fd);
+  if (!logged) end_child(kExitLogDescriptorGone);
   return 0;
 }
 

@@ -23,6 +23,7 @@ struct RequestRecord {
   std::atomic<std::uint32_t> serving{0};  // 1 while counted in stats().busy
   std::atomic<std::uint32_t> pending{0};  // 1 from the parsed head until the access line is out
   std::atomic<std::int32_t> status{0};    // the status sent, 0 until the head went out
+  std::atomic<std::uint64_t> body_bytes{0};  // set only when the line is handed to the parent
   std::int64_t started = 0;               // unix seconds
   char remote_addr[64] = {};
   char request_line[512] = {};  // cut to fit
@@ -69,5 +70,10 @@ std::chrono::seconds lifetime_limit(const Config& config);
 // Ends a child process: the one way out, for the normal path and for the
 // timeout handler alike.
 [[noreturn]] void end_child(int status);
+
+// The exit status of a process whose handler closed the access log's
+// descriptor: it left the request's access line to the parent (see
+// RequestRecord) and ended, since it can log nothing more.
+constexpr int kExitLogDescriptorGone = 3;
 
 }  // namespace forkserve

@@ -117,7 +117,7 @@ char* append_error_prefix(char* out) {
   return out;
 }
 
-void report_loss(LogStream stream, int error);
+void report_loss(LogStream stream, int error, std::uint64_t lost);
 
 // The one place an error line is written to standard error.
 void write_error_line(std::string_view escaped_message) {
@@ -143,6 +143,20 @@ std::uint64_t seconds_since(std::int64_t now, std::int64_t last) {
   return static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(last);
 }
 
+// Most events of one kind (lost lines, timeouts) the server could count in a
+// second: a count above this many per second since `since` was not counted.
+constexpr std::uint64_t kMostEventsPerSecond = 1'000'000;
+
+// Whether a count and the second it runs from, read from memory any process
+// (and so any handler) can write, are values this server could have put
+// there: the second within the server's life (0: since it started), the
+// count no more than it could have counted since.
+bool plausible(std::int64_t since, std::uint64_t count, std::int64_t now) {
+  std::int64_t from = since == 0 ? server_facts().started_at : since;
+  if (!within_server_lifetime(from, now)) return false;
+  return count / kMostEventsPerSecond <= seconds_since(now, from);
+}
+
 void count_loss(LogStream stream, int error) {
   LogHealth& health = stats().logs[static_cast<int>(stream)];
   health.lines_lost.fetch_add(1, std::memory_order_relaxed);
@@ -152,12 +166,12 @@ void count_loss(LogStream stream, int error) {
   if (seconds_since(now, last) < static_cast<std::uint64_t>(kLossReportInterval)) return;
   if (!health.last_report.compare_exchange_strong(last, now, std::memory_order_relaxed))
     return;  // another reports
-  report_loss(stream, error);
+  std::uint64_t lost = health.unreported.exchange(0, std::memory_order_relaxed);
+  // A count a handler wrote: this line at least was lost.
+  report_loss(stream, error, plausible(last, lost, now) && lost > 0 ? lost : 1);
 }
 
-void report_loss(LogStream stream, int error) {
-  LogHealth& health = stats().logs[static_cast<int>(stream)];
-  std::uint64_t lost = health.unreported.exchange(0, std::memory_order_relaxed);
+void report_loss(LogStream stream, int error, std::uint64_t lost) {
   char message[256];
   char* end = message + sizeof message;
   char* out = append_text(message, end, kLogNames[static_cast<int>(stream)]);
@@ -181,7 +195,8 @@ void report_loss(LogStream stream, int error) {
 bool append_log_line(LogStream stream, int fd, std::string_view line) {
   LogHealth& health = stats().logs[static_cast<int>(stream)];
   // Whoever finds the log torn ends the partial line first, in the same write.
-  bool repair = health.torn.exchange(0, std::memory_order_relaxed) != 0;
+  // Exactly 1: any other value is a handler's scribble, not a tear.
+  bool repair = health.torn.exchange(0, std::memory_order_relaxed) == 1;
   iovec parts[2] = {{const_cast<char*>("\n"), 1}, {const_cast<char*>(line.data()), line.size()}};
   const int first = repair ? 0 : 1;
   const std::size_t newline = repair ? 1 : 0;
@@ -244,6 +259,21 @@ void (*g_flood_line_hook)() = nullptr;
 
 void set_flood_line_hook(void (*hook)()) { g_flood_line_hook = hook; }
 
+namespace {
+
+// "312 more header timeouts in the last 1 s" for a gate whose last line was
+// at `last`; empty if none were held back. A gate a handler overwrote (a
+// count or second the server cannot have written) is said to be so, and its
+// count dropped.
+std::string held_back(Flood kind, std::uint64_t more, std::int64_t last, std::int64_t now) {
+  const char* noun = kFloodNouns[static_cast<int>(kind)];
+  if (!plausible(last, more, now)) return std::string("an overwritten count of ") + noun + ", dropped";
+  if (more == 0) return {};
+  return std::to_string(more) + " more " + noun + " in the last " + std::to_string(seconds_since(now, last)) + " s";
+}
+
+}  // namespace
+
 void log_flood(Flood kind, std::string_view message) {
   FloodGate& gate = stats().floods[static_cast<int>(kind)];
   std::int64_t now = now_seconds();
@@ -253,10 +283,8 @@ void log_flood(Flood kind, std::string_view message) {
     return;
   }
   std::string line(message);
-  if (std::uint64_t more = gate.suppressed.exchange(0, std::memory_order_relaxed); more > 0) {
-    line += " (and " + std::to_string(more) + " more " + kFloodNouns[static_cast<int>(kind)] +
-            " in the last " + std::to_string(seconds_since(now, last)) + " s)";
-  }
+  std::string more = held_back(kind, gate.suppressed.exchange(0, std::memory_order_relaxed), last, now);
+  if (!more.empty()) line += " (and " + more + ")";
   log_error(line);
   if (g_flood_line_hook != nullptr) g_flood_line_hook();
 }
@@ -267,19 +295,22 @@ bool flush_floods() {
   for (int kind = 0; kind < kFloodKinds; ++kind) {
     FloodGate& gate = stats().floods[kind];
     std::int64_t last = gate.second.load(std::memory_order_relaxed);
-    if (gate.suppressed.load(std::memory_order_relaxed) == 0) {
-      pending = pending || last >= now;  // a line this second: others may follow it, unwritten
-      continue;
-    }
-    if (last >= now || !gate.second.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    // A line this second: others may follow it, unwritten. (A second in the
+    // future is a handler's scribble, settled below.)
+    if (last == now) {
       pending = true;
       continue;
     }
-    std::uint64_t more = gate.suppressed.exchange(0, std::memory_order_relaxed);
-    if (more > 0) {
-      log_error(std::to_string(more) + " more " + kFloodNouns[kind] + " in the last " +
-                std::to_string(seconds_since(now, last)) + " s");
+    bool settled = plausible(last, gate.suppressed.load(std::memory_order_relaxed), now);
+    if (settled && gate.suppressed.load(std::memory_order_relaxed) == 0) continue;
+    if (!gate.second.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+      pending = true;
+      continue;
     }
+    std::string more = held_back(static_cast<Flood>(kind), gate.suppressed.exchange(0, std::memory_order_relaxed),
+                                 last, now);
+    if (!more.empty()) log_error(more);
+    pending = true;  // this line is of this second: what comes later in it is counted, not written
   }
   return pending;
 }
@@ -306,12 +337,48 @@ void append_escaped(std::string& out, std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// The length of the UTF-8 character at the start of `text` if it is one a
+// log may show as it is: well formed (RFC 3629: shortest form, no
+// surrogates), and neither a C1 control, a line or paragraph separator, nor a
+// bidirectional override that could make a line read as something else.
+// 0 otherwise.
+std::size_t printable_utf8_length(std::string_view text) {
+  auto byte = [&text](std::size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) : 0U; };
+  unsigned lead = byte(0);
+  std::size_t length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 0;
+  if (length == 0 || lead > 0xf4) return 0;
+  char32_t code = lead & (0x7f >> length);
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+    code = code << 6 | (byte(i) & 0x3f);
+  }
+  constexpr char32_t kShortest[5] = {0, 0, 0x80, 0x800, 0x10000};
+  if (code < kShortest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
+  if (code <= 0x9f || (code >= 0x2028 && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) return 0;
+  return length;
+}
+
+}  // namespace
+
 std::string escape_control_bytes(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c != 0x7f) {
+  for (std::size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      if (std::size_t length = printable_utf8_length(text.substr(i)); length > 0) {
+        out.append(text.substr(i, length));
+        i += length;
+        continue;
+      }
+    }
+    ++i;
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
       out += static_cast<char>(c);
+    } else if (c == '\\') {
+      out += "\\\\";  // so that a client's literal "\n" cannot read as an escaped newline
     } else if (c == '\n') {
       out += "\\n";
     } else if (c == '\r') {
@@ -330,7 +397,8 @@ std::string escape_control_bytes(std::string_view text) {
 std::string format_access_prefix(const AccessRecord& record) {
   std::string line;
   line.reserve(96 + record.request_line.size());
-  line.append(record.remote_addr).append(" - - [").append(http::format_log_date(record.time)).append("] \"");
+  append_escaped(line, record.remote_addr);  // an address, unless a handler scribbled on the record
+  line.append(" - - [").append(http::format_log_date(record.time)).append("] \"");
   append_escaped(line, record.request_line);
   line.append("\" ");
   return line;

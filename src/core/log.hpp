@@ -19,15 +19,18 @@ namespace forkserve {
 // "2026-11-30T03:47:30.123Z forkserve: " + message + "\n" to standard error,
 // or message alone to syslog after send_errors_to_syslog(). Lines from a
 // process other than the one that called set_log_main_process() (children,
-// workers) say "forkserve[PID]:". Control bytes in `message` are escaped
-// (\n, \r, \t, \xHH), so text a client or handler chose cannot start a line.
+// workers) say "forkserve[PID]:". `message` is escaped by
+// escape_control_bytes(), so text a client or handler chose cannot start a line.
 void log_error(std::string_view message);
 
 // The same for the child's timeout handler: async-signal-safe; `message` must
 // already be escaped (escape_control_bytes), and it always goes to standard error.
 void log_error_signal_safe(std::string_view message);
 
-// `text` with CR, LF and every other control byte escaped as log_error() does.
+// `text` with CR, LF and every other control byte escaped (\n, \r, \t,
+// \xHH), a backslash doubled, and bytes that are not printable UTF-8 (C1
+// controls, line separators, bidirectional overrides and malformed sequences
+// included) as \xHH: one line of valid UTF-8 that reads as what was sent.
 std::string escape_control_bytes(std::string_view text);
 
 // Lines from this process carry no pid (the parent; call after --daemon's fork).

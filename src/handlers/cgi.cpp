@@ -265,23 +265,6 @@ std::string describe_exit(int status) {
   return "ended";
 }
 
-// Control bytes and non-ASCII as \xHH, so a program cannot forge log lines.
-std::string escaped(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f || c == '\\') {
-      out.append("\\x").push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 15]);
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 // The client went away or stopped reading, or the writer refused the
 // program's output (a body after "Status: 304", more than its Content-Length):
 // the exchange logged why. Only in the last case can the client still see
@@ -477,7 +460,7 @@ void Program::on_stderr(std::string_view data, bool at_end) {
       return;
     }
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    exchange_.log(target_.argv.back() + ": " + escaped(line));
+    exchange_.log(target_.argv.back() + ": " + std::string(line));  // escaped there, like every error line
   };
   for (char c : data) {
     if (c == '\n') {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <new>
 
 #include "core/log.hpp"
@@ -87,14 +88,20 @@ void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, c
   if (!stopping && !ended_cleanly(exit)) stats().handler_crashes.fetch_add(1, std::memory_order_relaxed);
   if (request.pending.exchange(0, std::memory_order_acquire) == 0) return;
   // The access line the process did not write, from what it recorded: the
-  // request, and the status sent (500 and no size if none). Every field is
+  // request, and the status sent (500 if none); the size "-". Every field is
   // bounded here, and format_access_line escapes every byte.
   auto text = [](const char* field, std::size_t size) { return std::string_view(field, strnlen(field, size)); };
   int status = request.status.load(std::memory_order_relaxed);
   if (status < 100 || status > 599) status = 500;
-  AccessRecord record{text(request.remote_addr, sizeof request.remote_addr),
-                      static_cast<std::time_t>(request.started),
+  std::time_t now = std::time(nullptr);
+  std::time_t started = within_server_lifetime(request.started, now) ? request.started : now;
+  AccessRecord record{text(request.remote_addr, sizeof request.remote_addr), started,
                       text(request.request_line, sizeof request.request_line), status, 0};
+  // The size is known only from a process that handed its line over; any
+  // other's is what a crashing handler may have scribbled.
+  if (WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == kExitLogDescriptorGone) {
+    record.body_bytes = request.body_bytes.load(std::memory_order_relaxed);
+  }
   if (request.has_referer != 0) record.referer = text(request.referer, sizeof request.referer);
   if (request.has_user_agent != 0) record.user_agent = text(request.user_agent, sizeof request.user_agent);
   append_log_line(LogStream::Access, logs.access_fd(), format_access_line(record, config.log_format));
@@ -125,6 +132,8 @@ std::string ProcessTable::describe(const ProcessExit& exit, std::string_view nou
   if (WIFSIGNALED(exit.status)) {
     int sig = WTERMSIG(exit.status);
     message += " killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
+  } else if (WEXITSTATUS(exit.status) == kExitLogDescriptorGone) {
+    message += " ended: its handler closed the access log's descriptor (access line written by the parent)";
   } else if (WEXITSTATUS(exit.status) == 0) {
     message += " exited with status 0 before its response was logged (exit() in the handler?)";
   } else {

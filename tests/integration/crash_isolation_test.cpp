@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <regex>
 #include <string>
 
@@ -175,10 +176,13 @@ INSTANTIATE_TEST_SUITE_P(BadHeaders, RefusedResponseTest,
 namespace forkserve::integration {
 namespace {
 
-// Children share one mapping with the parent (the labels naming what each
-// serves). Overwriting all of it must not touch the parent's bookkeeping.
+// Children share mappings with the parent (the labels naming what each
+// serves, the request records, the counters). Overwriting all of them must not
+// touch the parent's bookkeeping, nor get a byte the handler chose into a log
+// line the parent writes, nor make the status page report another server.
 TEST(CrashIsolationTest, HandlerScribblingOnSharedMemoryCannotHurtTheParent) {
-  ServerProcess server({"--handler", fixture_path("crashes.so"), "--max-children", "4"});
+  ServerProcess server({"--handler", fixture_path("crashes.so"), "--max-children", "4", "--log-format", "combined",
+                        "--status-path", "/st"});
   ASSERT_TRUE(server.ready()) << server.error();
   for (int i = 0; i < 3; ++i) exchange(server.port(), "GET /scribble HTTP/1.0\r\n\r\n");
   for (int i = 0; i < 6; ++i) {  // more than --max-children: slots must still come free
@@ -186,7 +190,38 @@ TEST(CrashIsolationTest, HandlerScribblingOnSharedMemoryCannotHurtTheParent) {
     EXPECT_EQ(reply.body, "alive\n") << reply.summary();
   }
   EXPECT_TRUE(alive(server.pid()));
+  HttpReply status = exchange(server.port(), "GET /st HTTP/1.0\r\n\r\n");
+  const int workers = workers_under_test().value_or(0);
+  EXPECT_NE(status.body.find(workers > 0 ? "mode: workers\n" : "mode: fork\n"), std::string::npos) << status.body;
+  std::smatch busy;
+  ASSERT_TRUE(std::regex_search(status.body, busy, std::regex("busy: (\\d+) of (\\d+)\n"))) << status.body;
+  EXPECT_EQ(busy[2].str(), workers > 0 ? std::to_string(workers) : "4");
+  EXPECT_LE(std::stoul(busy[1].str()), std::stoul(busy[2].str()));
+  // The parent wrote the three crashed requests' access lines from records
+  // the handler overwrote: every field escaped, the time now, no size.
+  ASSERT_TRUE(eventually(
+      [&] { return count_lines_containing(read_file(server.access_log_path()), "\" 500 - \"") == 3; },
+      kLogLineAppears))
+      << read_file(server.access_log_path()).substr(0, 2000);
   EXPECT_EQ(server.stop().code, 0);
+  const std::regex access_line(R"re([!-~]+ - - \[\d\d/[A-Z][a-z]{2}/(\d{4}):[^\]]+\] "[ -~]*" \d{3} (\d+|-) "[ -~]*" "[ -~]*")re");
+  const std::string year = std::to_string(1900 + [] {
+    std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    ::gmtime_r(&now, &utc);
+    return utc.tm_year;
+  }());
+  for (const std::string& line : lines_of(read_file(server.access_log_path()))) {
+    std::smatch fields;
+    ASSERT_TRUE(std::regex_match(line, fields, access_line)) << "not one escaped access line: " << line.substr(0, 2000);
+    EXPECT_EQ(fields[1].str(), year) << line;
+  }
+  // Every error line: a timestamp, printable text, no count the handler wrote.
+  for (const std::string& line : lines_of(server.stderr_text())) {
+    EXPECT_TRUE(std::regex_match(line, std::regex(R"(\d{4}-\d\d-\d\dT[^ ]+ forkserve(\[\d+\])?: [ -~]+)")))
+        << "not one escaped error line: " << line;
+    EXPECT_EQ(line.find("18446744073709551615"), std::string::npos) << line;
+  }
 }
 
 // A handler can block or cancel its child's alarm; the parent's own deadline
@@ -234,6 +269,17 @@ TEST(CrashIsolationTest, HandlerClosingEveryDescriptorCostsOnlyItsOwnRequest) {
   }
   EXPECT_TRUE(alive(server.pid()));
   EXPECT_TRUE(eventually([&] { return count_zombie_children(server.pid()) == 0; }, kLogLineAppears));
+  // Its process could not log the request (the descriptor was gone): the parent did, once each.
+  EXPECT_TRUE(eventually(
+      [&] {
+        return count_lines_containing(read_file(server.access_log_path()), "\"GET /closefds HTTP/1.0\" ") ==
+               static_cast<std::size_t>(rounds);
+      },
+      kLogLineAppears))
+      << read_file(server.access_log_path());
+  EXPECT_EQ(count_lines_containing(server.stderr_text(), "closed the access log's descriptor"),
+            static_cast<std::size_t>(rounds))
+      << server.stderr_text();
 }
 
 }  // namespace
