@@ -25,13 +25,6 @@ bool write_line(int fd, std::string_view text) {
   return true;
 }
 
-void ThrottledLog::error(std::string_view message) {
-  std::time_t now = std::time(nullptr);
-  if (now == last_) return;
-  last_ = now;
-  log_error(message);
-}
-
 bool LogFiles::open_onto(const std::string& path, int fd, std::string& error) {
   int opened = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (opened < 0) {
@@ -72,8 +65,8 @@ constexpr std::int64_t kLossReportInterval = 10;
 constexpr std::size_t kMaxErrorLine = 4096;
 
 constexpr const char* kLogNames[kLogStreams] = {"access log", "error log"};
-constexpr const char* kFloodNouns[kFloodKinds] = {"header timeouts", "body timeouts", "client resets",
-                                                  "malformed requests"};
+constexpr const char* kFloodNouns[kFloodKinds] = {"header timeouts",    "body timeouts",   "client resets",
+                                                  "malformed requests", "accept failures", "fork failures"};
 
 std::int64_t now_seconds() {
   timespec now{};

@@ -36,10 +36,10 @@ std::string escape_control_bytes(std::string_view text);
 // Lines from this process carry no pid (the parent; call after --daemon's fork).
 void set_log_main_process();
 
-// A per-connection failure a client can cause at will: at most one line per
-// second per kind across all processes; the others are counted and the count
-// is added to the next line of that kind ("(and 312 more header timeouts in
-// the last 1 s)"), or written by flush_floods().
+// A failure that can repeat many times a second (see Flood): at most one
+// line per second per kind across all processes; the others are counted and
+// the count is added to the next line of that kind ("(and 312 more header
+// timeouts in the last 1 s)"), or written by flush_floods().
 void log_flood(Flood kind, std::string_view message);
 
 // Called in the process that writes a flood's line, so that whoever calls
@@ -101,16 +101,6 @@ bool append_log_line(LogStream stream, int fd, std::string_view line);
 
 // Writes all of `text` to `fd` (start-up lines, --help); false on failure.
 bool write_line(int fd, std::string_view text);
-
-// log_error() for a failure that repeats with every attempt (no descriptors,
-// no memory, fork failing): at most one line a second.
-class ThrottledLog {
- public:
-  void error(std::string_view message);
-
- private:
-  std::time_t last_ = 0;
-};
 
 // The log files named on the command line ("-": standard output for the
 // access log, standard error for the error log). reopen() points the same

@@ -20,9 +20,11 @@ constexpr int kTimeoutPhases = 4;
 enum class LogStream { Access, Error };
 constexpr int kLogStreams = 2;
 
-// Per-connection failures a client can cause at will, logged aggregated.
-enum class Flood { HeaderTimeout, BodyTimeout, ClientReset, Malformed };
-constexpr int kFloodKinds = 4;
+// Failures that can repeat many times a second, logged aggregated: those a
+// client can cause at will, and the server's own accept() and fork() failing
+// with every attempt (no descriptors, no processes left).
+enum class Flood { HeaderTimeout, BodyTimeout, ClientReset, Malformed, AcceptFailure, ForkFailure };
+constexpr int kFloodKinds = 6;
 
 using Counter = std::atomic<std::uint64_t>;
 static_assert(Counter::is_always_lock_free);

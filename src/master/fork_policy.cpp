@@ -83,7 +83,8 @@ void ForkPolicy::on_listener_ready(int listener_fd) {
     if (client.status == AcceptStatus::Transient) continue;  // that connection is gone, not us
     if (client.status == AcceptStatus::Exhausted || client.status == AcceptStatus::Broken) {
       accept_paused_until_ = Clock::now() + kAcceptBackoff;
-      throttled_.error(std::string("accept: ") + std::strerror(client.error) + "; pausing accept");
+      log_flood(Flood::AcceptFailure,
+                std::string("accept: ") + std::strerror(client.error) + "; pausing accept");
       return;
     }
     // Empty: the queue is drained; below the cap again if it was reached.
@@ -120,7 +121,7 @@ void ForkPolicy::fork_child(AcceptedClient& client, const Endpoint& local) {
     stats().fork_failures.fetch_add(1, std::memory_order_relaxed);
     refuse_unavailable(client.fd.get());
     accept_paused_until_ = Clock::now() + kAcceptBackoff;
-    throttled_.error(std::string("fork: ") + std::strerror(error) + "; pausing accept");
+    log_flood(Flood::ForkFailure, std::string("fork: ") + std::strerror(error) + "; pausing accept");
     return;
   }
   Deadline kill_at = accepted_at + lifetime_limit(context_.config);

@@ -29,7 +29,6 @@ class ForkPolicy : public ProcessPolicy {
   bool saturated_ = false;  // at the cap; reported once each way, not per child
   Deadline accept_paused_until_{};
   Deadline next_kill_check_ = Deadline::max();
-  ThrottledLog throttled_;
 };
 
 // What the parent does when it has accepted a connection that no process can

@@ -61,7 +61,6 @@ void run_worker(const WorkerSetup& setup) {
       if (!setup.logs->reopen(error)) log_error("worker: " + error);
     }
   };
-  ThrottledLog throttled;
   std::uint32_t served = 0;
   auto serve = [&](int listener_fd, AcceptedClient& client) {
     reopen_if_rotated();  // the parent may have rotated since the wake-up
@@ -118,7 +117,8 @@ void run_worker(const WorkerSetup& setup) {
       AcceptedClient client = accept_client(fd);
       if (client.status == AcceptStatus::Empty || client.status == AcceptStatus::Transient) continue;
       if (client.status == AcceptStatus::Exhausted) {
-        throttled.error(std::string("worker: accept: ") + std::strerror(client.error) + "; pausing accept");
+        log_flood(Flood::AcceptFailure,
+                  std::string("worker: accept: ") + std::strerror(client.error) + "; pausing accept");
         timespec pause{0, std::chrono::nanoseconds(kAcceptBackoff).count()};
         ::nanosleep(&pause, nullptr);
         continue;

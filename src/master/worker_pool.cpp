@@ -192,7 +192,7 @@ bool WorkerPool::start_worker() {
   fork_failing_ = pid < 0;
   if (pid < 0) {
     stats().fork_failures.fetch_add(1, std::memory_order_relaxed);
-    throttled_.error(std::string("fork: ") + std::strerror(errno) + "; pausing accept");
+    log_flood(Flood::ForkFailure, std::string("fork: ") + std::strerror(errno) + "; pausing accept");
     respawn_at_ = Clock::now() + kAcceptBackoff;
     return false;
   }

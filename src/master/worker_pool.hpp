@@ -71,7 +71,6 @@ class WorkerPool : public ProcessPolicy {
   bool fork_failing_ = false;
   bool stopping_ = false;
   std::optional<int> gave_up_;
-  ThrottledLog throttled_;
 };
 
 }  // namespace forkserve

@@ -182,6 +182,11 @@ TEST(DescriptorExhaustionTest, AcceptFailingWithEmfileBacksOffInsteadOfSpinning)
   const auto seconds = static_cast<std::size_t>(duration_cast<std::chrono::seconds>(window).count());
   const auto accepting = static_cast<std::size_t>(workers_under_test().value_or(1));
   EXPECT_LE(pauses, (seconds + 2) * accepting) << server.stderr_text();
+  // A retry every 100 ms for seconds: the lines held back are counted, not dropped.
+  EXPECT_TRUE(eventually(
+      [&] { return count_lines_containing(server.stderr_text(), "more accept failures in the last") >= 1; },
+      milliseconds(5'000)))
+      << server.stderr_text();
   RecordProperty("rlimit_nofile", held_at_start);
   RecordProperty("cpu_ms_in_window", static_cast<int>(used.count()));
   std::printf("RLIMIT_NOFILE %d: %lld ms CPU in %lld ms, %zu 'pausing accept' lines\n", held_at_start,

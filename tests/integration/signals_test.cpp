@@ -108,6 +108,11 @@ TEST(SignalsTest, ForkFailureGets503AndTheParentKeepsRunning) {
   EXPECT_TRUE(eventually([&] { return count_lines_containing(server.stderr_text(), "fork: ") >= 1; }, kSettle))
       << server.stderr_text();
   EXPECT_LE(count_lines_containing(server.stderr_text(), "fork: "), 3U) << "the fork failure log is rate-limited";
+  // Fifteen refusals 100 ms apart: those held back are counted, not dropped.
+  EXPECT_TRUE(eventually(
+      [&] { return count_lines_containing(server.stderr_text(), "more fork failures in the last") >= 1; },
+      kSettle))
+      << server.stderr_text();
   // Alive and still answering. (Its exit status is not checked here: under
   // LeakSanitizer the exit-time leak check itself needs a new process.)
   EXPECT_NE(process_info(server.pid()).state, 'Z');
