@@ -12,8 +12,6 @@ int hex_value(char c) {
   return -1;
 }
 
-bool is_tchar(char c) { return is_token(std::string_view(&c, 1)); }
-
 // Field values and chunk extensions: visible ASCII, SP, HTAB and obs-text.
 bool is_text(char c) {
   auto u = static_cast<unsigned char>(c);
@@ -114,7 +112,7 @@ ChunkedStep ChunkedDecoder::decode(std::string_view input) {
         } else if (state_ == State::TrailerStart || !trailer_name_done_) {
           if (c == ':' && state_ == State::Trailer) {
             trailer_name_done_ = true;
-          } else if (!is_tchar(c)) {
+          } else if (!forkserve::detail::is_token_char(c)) {
             return fail(step, 400, "invalid trailer field name");
           }
           state_ = State::Trailer;

@@ -32,10 +32,9 @@ constexpr std::array<std::uint8_t, 256> kByteClass = [] {
   }
   table[' '] = kLineChar | kValueChar;
   table['\t'] = kValueChar;
-  for (int c = '0'; c <= '9'; ++c) table[c] |= kToken;
-  for (int c = 'a'; c <= 'z'; ++c) table[c] |= kToken;
-  for (int c = 'A'; c <= 'Z'; ++c) table[c] |= kToken;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] |= kToken;
+  for (int c = 0; c < 0x100; ++c) {
+    if (forkserve::detail::is_token_char(static_cast<char>(c))) table[c] |= kToken;
+  }
   return table;
 }();
 
@@ -294,10 +293,6 @@ const HeaderField* RequestHead::find(std::string_view name) const {
 bool RequestHead::expects_continue() const {
   const HeaderField* expect = find("Expect");
   return version_minor == 1 && expect != nullptr && iequals(expect->value, "100-continue");
-}
-
-bool is_token(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return has_class(c, kToken); });
 }
 
 bool iequals(std::string_view a, std::string_view b) {

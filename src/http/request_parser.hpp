@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstddef>
+#include <forkserve/http_rules.hpp>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -85,8 +86,9 @@ ParseResult parse_request_head(std::string_view buffer, const Limits& limits = {
 // ASCII case-insensitive equality, as header names compare (no locale).
 bool iequals(std::string_view a, std::string_view b);
 
-// RFC 9110 token (a method or a header name): one or more tchar.
-bool is_token(std::string_view text);
+// RFC 9110 token (a method or a header name): one or more tchar. The SDK's
+// definition, so that the server and a handler's checks cannot disagree.
+using forkserve::detail::is_token;
 
 // `text` without the optional whitespace (spaces and tabs, RFC 9110 §5.6.3)
 // around it: list elements and parameters of header values.
