@@ -92,13 +92,7 @@ TEST(DaemonTest, LauncherReturnsWithTheStartupLineAndTheDetachedServerKeepsServi
   // Stopped through the pidfile, it exits cleanly: the pidfile goes away.
   ASSERT_EQ(::kill(std::stoi(read_file(pidfile)), SIGTERM), 0);
   EXPECT_TRUE(eventually([&] { return !file_exists(pidfile); }, kSettles)) << "pidfile left after SIGTERM";
-  EXPECT_TRUE(eventually(
-      [&] {
-        char state = process_info(pid).state;
-        return state == '?' || state == 'Z';
-      },
-      kSettles))
-      << "the daemon did not exit";
+  EXPECT_TRUE(eventually([&] { return has_exited(pid); }, kSettles)) << "the daemon did not exit";
   guard.pid = 0;
 }
 
@@ -130,12 +124,7 @@ TEST(DaemonTest, DaemonInAChrootAsNobodyServesTheJailedRoot) {
   EXPECT_EQ(::kill(guard.pid, SIGTERM), 0);
   // As nobody it may not unlink a file in a root-owned directory: it empties it.
   EXPECT_TRUE(eventually([&] { return read_file(pidfile).empty(); }, kSettles)) << read_file(pidfile);
-  EXPECT_TRUE(eventually(
-      [&] {
-        char state = process_info(guard.pid).state;
-        return state == '?' || state == 'Z';
-      },
-      kSettles));
+  EXPECT_TRUE(eventually([&] { return has_exited(guard.pid); }, kSettles));
   guard.pid = 0;
 }
 

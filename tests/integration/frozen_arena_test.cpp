@@ -23,22 +23,6 @@ namespace {
 
 constexpr milliseconds kSettle{10'000};
 
-// With --workers a reload replaces every worker; until the old ones are gone
-// a connection can be left waiting in the backlog (a retiring worker woken
-// for it leaves without accepting it), so tests that want an answer right
-// after a reload wait for them to go.
-void wait_for_old_workers_to_leave(const std::vector<ProcessInfo>& old_workers) {
-  for (const ProcessInfo& worker : old_workers) {
-    EXPECT_TRUE(eventually(
-        [&] {
-          char state = process_info(worker.pid).state;
-          return state == '?' || state == 'Z';
-        },
-        kSettle))
-        << "an old worker stayed after the reload";
-  }
-}
-
 std::string get(const ServerProcess& server, const std::string& target) {
   HttpReply reply = exchange(server.port(), "GET " + target + " HTTP/1.0\r\n\r\n");
   return std::to_string(reply.status) + " " + reply.body;
@@ -123,7 +107,8 @@ TEST(FrozenArenaTest, ReloadReplacingTheModuleReleasesItsArena) {
     EXPECT_TRUE(eventually([&] { return arena_mappings(server.pid()) == one_arena; }, kSettle))
         << "reload " << reload << ": the parent maps " << arena_mappings(server.pid()) << " arena chunks, "
         << one_arena << " before";
-    wait_for_old_workers_to_leave(old_workers);
+    EXPECT_TRUE(wait_for_old_workers_to_leave(old_workers, kSettle))
+        << "an old worker stayed after the reload";
     EXPECT_EQ(get(server, "/?key=3"), "200 " + bigstate_value(3));
   }
 }

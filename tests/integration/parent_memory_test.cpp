@@ -40,22 +40,6 @@ constexpr bool kMallocIsTheSanitizers =
 
 constexpr milliseconds kSettle{10'000};
 
-// With --workers a reload replaces every worker; until the old ones are gone
-// a connection can be left waiting in the backlog (a retiring worker woken
-// for it leaves without accepting it), so tests that want an answer right
-// after a reload wait for them to go.
-void wait_for_old_workers_to_leave(const std::vector<ProcessInfo>& old_workers) {
-  for (const ProcessInfo& worker : old_workers) {
-    EXPECT_TRUE(eventually(
-        [&] {
-          char state = process_info(worker.pid).state;
-          return state == '?' || state == 'Z';
-        },
-        kSettle))
-        << "an old worker stayed after the reload";
-  }
-}
-
 constexpr const char* kThpSetting = "/sys/kernel/mm/transparent_hugepage/enabled";
 
 std::string bigstate_value(unsigned long key) {
@@ -111,7 +95,7 @@ void expect_serves_without_huge_pages(ServerProcess& server, const TempDir& dir)
   EXPECT_TRUE(eventually(
       [&] { return count_lines_containing(server.stderr_text(), "reloaded handler") == 1; }, kSettle))
       << server.stderr_text();
-  wait_for_old_workers_to_leave(old_workers);
+  EXPECT_TRUE(wait_for_old_workers_to_leave(old_workers, kSettle)) << "an old worker stayed after the reload";
   EXPECT_EQ(exchange(server.port(), "GET /heap-get?5 HTTP/1.0\r\n\r\n").body, "value 5");
   EXPECT_EQ(rollup_kib(server.pid(), "AnonHugePages"), 0);
 }
@@ -177,7 +161,7 @@ TEST(ParentMemoryTest, HeapStateLeavesThePrivateMemoryThatForkCopiesAlsoAfterARe
   ASSERT_TRUE(eventually(
       [&] { return count_lines_containing(server.stderr_text(), "reloaded handler") == 1; }, kSettle))
       << server.stderr_text();
-  wait_for_old_workers_to_leave(old_workers);
+  EXPECT_TRUE(wait_for_old_workers_to_leave(old_workers, kSettle)) << "an old worker stayed after the reload";
   // With --workers the old module is finished once a new worker is ready.
   EXPECT_TRUE(eventually([&] { return small_private_kib(server.pid()) < 16 * 1024; }, kSettle))
       << small_private_kib(server.pid()) << " KiB after the reload";

@@ -180,4 +180,18 @@ bool eventually(const std::function<bool()>& condition, milliseconds timeout) {
   }
 }
 
+bool has_exited(pid_t pid) {
+  const char state = process_info(pid).state;
+  return state == '?' || state == 'Z';
+}
+
+bool wait_for_old_workers_to_leave(const std::vector<ProcessInfo>& old_workers, milliseconds timeout) {
+  return eventually(
+      [&] {
+        return std::all_of(old_workers.begin(), old_workers.end(),
+                           [](const ProcessInfo& worker) { return has_exited(worker.pid); });
+      },
+      timeout);
+}
+
 }  // namespace forkserve::integration

@@ -30,6 +30,15 @@ struct ProcessInfo {
 // The process itself; state '?' when it does not exist.
 ProcessInfo process_info(pid_t pid);
 
+// Whether it no longer runs: gone, or a zombie its parent has yet to reap.
+bool has_exited(pid_t pid);
+
+// With --workers a reload replaces every worker; until the old ones are gone
+// a connection can be left waiting in the backlog (a retiring worker woken
+// for it leaves without accepting it), so tests that want an answer right
+// after a reload wait for them to go. True if all have exited by `timeout`.
+bool wait_for_old_workers_to_leave(const std::vector<ProcessInfo>& old_workers, milliseconds timeout);
+
 // Its parent's pid from /proc/PID/stat; 0 when the process does not exist.
 pid_t parent_of(pid_t pid);
 

@@ -51,10 +51,8 @@ TEST(ReloadTest, SighupLoadsTheReplacedModuleFileForNewConnections) {
       << server.stderr_text();
   EXPECT_TRUE(eventually([&] { return serves_environ_dump(server); }, kSettle))
       << "still the old module after SIGHUP; stderr: " << server.stderr_text();
-  for (const ProcessInfo& worker : old_workers) {
-    EXPECT_TRUE(eventually([&] { char s = process_info(worker.pid).state; return s == '?' || s == 'Z'; }, kSettle))
-        << "an old worker stayed after the new set was ready";
-  }
+  EXPECT_TRUE(wait_for_old_workers_to_leave(old_workers, kSettle))
+      << "an old worker stayed after the new set was ready";
   // And every connection from then on.
   for (int i = 0; i < 6; ++i) EXPECT_TRUE(serves_environ_dump(server));
   EXPECT_TRUE(eventually([&] { return count_zombie_children(server.pid()) == 0; }, kSettle));

@@ -32,13 +32,7 @@ std::vector<pid_t> child_pids(pid_t parent) {
 }
 
 // True when none of `pids` runs any more (gone, or a zombie left to init).
-bool all_gone(const std::vector<pid_t>& pids) {
-  for (pid_t pid : pids) {
-    char state = process_info(pid).state;
-    if (state != '?' && state != 'Z') return false;
-  }
-  return true;
-}
+bool all_gone(const std::vector<pid_t>& pids) { return std::all_of(pids.begin(), pids.end(), has_exited); }
 
 // These tests choose their own --workers; the Workers.* run would only repeat them.
 #define SKIP_IN_THE_WORKERS_RUN() \
