@@ -17,26 +17,12 @@
 #include "integration/proc_inspect.hpp"
 #include "integration/server_process.hpp"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FORKSERVE_TEST_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define FORKSERVE_TEST_ASAN 1
-#endif
-
 namespace forkserve::integration {
 namespace {
 
 // Built with AddressSanitizer (as the server then is), malloc is the
 // sanitizer's, which keeps its memory in mappings of its own, not the heap.
-constexpr bool kMallocIsTheSanitizers =
-#ifdef FORKSERVE_TEST_ASAN
-    true;
-#else
-    false;
-#endif
+constexpr bool kMallocIsTheSanitizers = FORKSERVE_SANITIZED;
 
 constexpr milliseconds kSettle{10'000};
 

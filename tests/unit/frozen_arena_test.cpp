@@ -210,7 +210,7 @@ TEST(FrozenArenaTest, ExportedHandlerIsSealedWhenInitReturnsAndReleasedByFini) {
 }
 
 TEST(FrozenArenaTest, ProcessExitingWithoutFiniDoesNotCrashInTheHandlersDestructor) {
-#if defined(__SANITIZE_ADDRESS__)
+#if FORKSERVE_SANITIZED
   GTEST_SKIP() << "LeakSanitizer's check at exit() would judge the forked test process, not the arena";
 #endif
   pid_t pid = ::fork();

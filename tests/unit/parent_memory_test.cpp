@@ -22,15 +22,6 @@
 #include <thread>
 #include <vector>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FORKSERVE_TEST_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define FORKSERVE_TEST_ASAN 1
-#endif
-
 namespace forkserve {
 namespace {
 
@@ -56,7 +47,7 @@ bool heap_is_moved() {
 }
 
 TEST(ParentMemoryTest, WritesOfAnotherThreadToTheHeapAreNotLost) {
-#ifdef FORKSERVE_TEST_ASAN
+#if FORKSERVE_SANITIZED
   GTEST_SKIP() << "under ASan malloc is the sanitizer's: there is no brk heap to move";
 #endif
   auto state = heap_state(1);
@@ -101,7 +92,7 @@ long long moved_heap_bytes() {
 }
 
 TEST(ParentMemoryTest, HeapMemoryFreedAfterTheHeapWasMovedIsGivenBackByTheNextMove) {
-#ifdef FORKSERVE_TEST_ASAN
+#if FORKSERVE_SANITIZED
   GTEST_SKIP() << "under ASan malloc is the sanitizer's: there is no brk heap to move";
 #endif
   const long long state_bytes = 4096LL * 4096;
@@ -128,7 +119,7 @@ void count_on_heap(int) {
 }
 
 TEST(ParentMemoryTest, WritesOfASignalHandlerToTheHeapAreNotLost) {
-#ifdef FORKSERVE_TEST_ASAN
+#if FORKSERVE_SANITIZED
   GTEST_SKIP() << "under ASan malloc is the sanitizer's: there is no brk heap to move";
 #endif
   auto state = heap_state(3);
@@ -150,7 +141,7 @@ TEST(ParentMemoryTest, WritesOfASignalHandlerToTheHeapAreNotLost) {
 }
 
 TEST(ParentMemoryTest, MallocKeepsItsDataAndGivesZeroedMemoryAfterTheHeapShrinksAndGrowsAgain) {
-#ifdef FORKSERVE_TEST_ASAN
+#if FORKSERVE_SANITIZED
   GTEST_SKIP() << "under ASan malloc is the sanitizer's: there is no brk heap to move";
 #endif
   auto kept = heap_state(7);
