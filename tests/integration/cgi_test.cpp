@@ -25,11 +25,15 @@ namespace {
 
 using std::chrono::seconds;
 
-// Writes an executable program into the server's document root.
-std::string write_program(const ServerProcess& server, std::string_view relative, std::string_view text) {
-  std::string path = server.write_root_file(relative, text);
+// Makes the file at `path` executable; returns `path`.
+std::string executable(std::string path) {
   ::chmod(path.c_str(), 0755);
   return path;
+}
+
+// Writes an executable program into the server's document root.
+std::string write_program(const ServerProcess& server, std::string_view relative, std::string_view text) {
+  return executable(server.write_root_file(relative, text));
 }
 
 std::string url(const ServerProcess& server, std::string_view target) {
@@ -66,6 +70,17 @@ bool pids_written(const std::string& file, std::size_t count) {
       milliseconds(5'000));
 }
 
+// A server started with `flags`, and root/cgi-bin/ made for the programs.
+class CgiServerTest : public ::testing::Test {
+ protected:
+  explicit CgiServerTest(std::vector<std::string> flags) : server_(std::move(flags)) {}
+  void SetUp() override {
+    ASSERT_TRUE(server_.ready()) << server_.error();
+    server_.scratch_dir().make_dir("root/cgi-bin");
+  }
+  ServerProcess server_;
+};
+
 // --- a POSIX shell CGI ---------------------------------------------------------
 
 constexpr std::string_view kShellEcho =
@@ -80,14 +95,13 @@ constexpr std::string_view kShellEcho =
     "echo \"cwd=$(pwd)\"\n"
     "printf 'body='; cat; echo\n";
 
-class ShellCgiTest : public ::testing::Test {
+class ShellCgiTest : public CgiServerTest {
  protected:
+  ShellCgiTest() : CgiServerTest({"--cgi", "/cgi-bin/", "--handler-timeout", "5"}) {}
   void SetUp() override {
-    ASSERT_TRUE(server_.ready()) << server_.error();
-    server_.scratch_dir().make_dir("root/cgi-bin");
+    ASSERT_NO_FATAL_FAILURE(CgiServerTest::SetUp());
     write_program(server_, "cgi-bin/echo.sh", kShellEcho);
   }
-  ServerProcess server_{{"--cgi", "/cgi-bin/", "--handler-timeout", "5"}};
 };
 
 TEST_F(ShellCgiTest, ShellProgramGetsPathInfoQueryStringAndThePostBody) {
@@ -258,10 +272,9 @@ TEST_F(ShellCgiTest, OtherPathsStillGoToTheStaticHandler) {
 TEST(RelativeRootCgiTest, RelativeRootStillRunsTheProgramWithAnAbsoluteScriptFilename) {
   TempDir site;
   site.make_dir("cgi-bin");
-  std::string program = site.write_file("cgi-bin/where.sh",
-                                        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
-                                        "echo \"$SCRIPT_FILENAME\"; echo \"$DOCUMENT_ROOT\"\n");
-  ::chmod(program.c_str(), 0755);
+  executable(site.write_file("cgi-bin/where.sh",
+                             "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
+                             "echo \"$SCRIPT_FILENAME\"; echo \"$DOCUMENT_ROOT\"\n"));
   std::string relative = std::filesystem::relative(site.path()).string();
   ASSERT_NE(relative.front(), '/');
   ServerProcess server({"--root", relative, "--cgi", "/cgi-bin/"});
@@ -276,8 +289,7 @@ TEST(RelativeRootCgiTest, RelativeRootStillRunsTheProgramWithAnAbsoluteScriptFil
 
 TEST(AliasCgiTest, DotDotInAnAliasedPathNeverReachesTheProgram) {
   TempDir programs;
-  std::string program = programs.write_file("echo.sh", kShellEcho);
-  ::chmod(program.c_str(), 0755);
+  std::string program = executable(programs.write_file("echo.sh", kShellEcho));
   ServerProcess server({"--cgi-alias", "/app/=" + program});
   ASSERT_TRUE(server.ready()) << server.error();
   HttpReply reply = get(server, "/app/x/../../../etc/passwd");
@@ -292,15 +304,10 @@ TEST(AliasCgiTest, DotDotInAnAliasedPathNeverReachesTheProgram) {
 
 // --- hostile programs ------------------------------------------------------------
 
-class HostileCgiTest : public ::testing::Test {
+class HostileCgiTest : public CgiServerTest {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(server_.ready()) << server_.error();
-    server_.scratch_dir().make_dir("root/cgi-bin");
-    pids_ = server_.scratch() + "/pids";
-  }
-  ServerProcess server_{{"--cgi", "/cgi-bin/", "--handler-timeout", "2"}};
-  std::string pids_;
+  HostileCgiTest() : CgiServerTest({"--cgi", "/cgi-bin/", "--handler-timeout", "2"}) {}
+  std::string pids_ = server_.scratch() + "/pids";  // where the programs write their pids
 };
 
 TEST_F(HostileCgiTest, HangingProgramGets503AtTheHandlerTimeoutAndItsGroupIsKilled) {
@@ -395,16 +402,15 @@ def app(environ, start_response):
 CGIHandler().run(app)
 )";
 
-class PythonCgiTest : public ::testing::Test {
+class PythonCgiTest : public CgiServerTest {
  protected:
+  PythonCgiTest() : CgiServerTest({"--cgi", "*.py"}) {}
   void SetUp() override {
     if (!find_in_path("python3") || ::access("/usr/bin/python3", X_OK) != 0)
       GTEST_SKIP() << "no /usr/bin/python3";
-    ASSERT_TRUE(server_.ready()) << server_.error();
-    server_.scratch_dir().make_dir("root/cgi-bin");
+    ASSERT_NO_FATAL_FAILURE(CgiServerTest::SetUp());
     write_program(server_, "cgi-bin/app.py", "#!/usr/bin/python3" + std::string(kWsgiApp));
   }
-  ServerProcess server_{{"--cgi", "*.py"}};
 };
 
 TEST_F(PythonCgiTest, WsgiApplicationGetsPathInfoQueryAndPostBody) {
@@ -436,15 +442,15 @@ echo 'post=' . ($_POST['city'] ?? '') . "\n";
 echo 'script=' . $_SERVER['SCRIPT_NAME'] . "\n";
 )";
 
-class PhpCgiTest : public ::testing::Test {
+class PhpCgiTest : public CgiServerTest {
  protected:
+  PhpCgiTest() : CgiServerTest({"--cgi-interpreter", ".php=/usr/bin/php-cgi"}) {}
   void SetUp() override {
     if (::access("/usr/bin/php-cgi", X_OK) != 0)
       GTEST_SKIP() << "php-cgi not installed (scripts/test.sh --with-peers)";
-    ASSERT_TRUE(server_.ready()) << server_.error();
+    ASSERT_NO_FATAL_FAILURE(CgiServerTest::SetUp());
     server_.write_root_file("page.php", kPhpPage);  // not executable: run through the interpreter
   }
-  ServerProcess server_{{"--cgi-interpreter", ".php=/usr/bin/php-cgi"}};
 };
 
 TEST_F(PhpCgiTest, PhpPageReadsGetAndUrlencodedPostAndSetsStatusAndHeader) {
