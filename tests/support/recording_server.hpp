@@ -1,4 +1,5 @@
-// A fake server for driving a module's handle() in-process, without sockets.
+// A module descriptor's handle() driven in-process, without sockets, with an
+// environ the test chooses:
 //
 //     forkserve::testing::RecordingServer server({{"REQUEST_METHOD", "GET"},
 //                                                 {"forkserve.raw_path", "/"}});
@@ -6,20 +7,17 @@
 //     EXPECT_EQ(server.status(), "200 OK");
 //     EXPECT_EQ(server.header("Content-Type"), "text/html; charset=utf-8");
 //
-// It fills a forkserve_request (environ sorted by name, request body from a
-// string given to set_input()) whose callbacks only record: status, headers,
-// the declared Content-Length, body bytes (send_file's region is read with
-// pread), the error log. Unlike the real server it validates nothing and sends nothing;
-// "headers sent" becomes true at the first non-empty body byte, as there.
+// The server side is <forkserve/testing.hpp>'s own (detail::FakeServer, the
+// server's rules on start_response included), so there is one fake server:
+// this only adds what forkserve::testing::Client leaves out on purpose, for
+// the built-in handlers' tests: a raw descriptor instead of a C++ handler, an
+// environ given whole (variables the server would always set may be left
+// out), no HEAD body dropped for the handler, and writes that fail as when
+// the client has gone away.
 #pragma once
 
-#include <forkserve/module.h>
-#include <strings.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <forkserve/testing.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,9 +31,7 @@ class RecordingServer {
   using Pairs = std::vector<std::pair<std::string, std::string>>;
 
   // `variables` may come in any order; a later duplicate name replaces an
-  // earlier one. (The request body is set apart, with set_input(): a second
-  // constructor argument would make `RecordingServer s({{"A", "1"}, {"B", "2"}})`
-  // ambiguous.)
+  // earlier one.
   explicit RecordingServer(Pairs variables) {
     std::stable_sort(variables.begin(), variables.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -47,148 +43,78 @@ class RecordingServer {
       }
     }
     // environ_ no longer changes, so pointers into its strings stay valid.
-    for (const auto& [name, value] : environ_) {
-      pairs_.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
-    }
+    for (const auto& [name, value] : environ_) pairs_.push_back({to_str(name), to_str(value)});
     request_.size = sizeof(forkserve_request);
     request_.abi_minor = FORKSERVE_ABI_MINOR;
     request_.run_once = 1;
     request_.environ = pairs_.data();
     request_.environ_count = pairs_.size();
-    request_.server = this;
-    request_.read_input = &read_input;
-    request_.log_error = &log_error;
-    request_.start_response = &start_response;
-    request_.set_content_length = &set_content_length;
+    request_.server = static_cast<detail::FakeServer*>(&server_);
+    request_.read_input = &detail::FakeServer::read_input;
+    request_.log_error = &detail::FakeServer::log_error;
+    request_.start_response = &detail::FakeServer::start_response;
+    request_.set_content_length = &detail::FakeServer::set_content_length;
     request_.write = &write;
     request_.send_file = &send_file;
-    request_.headers_sent = &headers_sent;
-    request_.last_error = &last_error;
+    request_.headers_sent = &detail::FakeServer::headers_sent;
+    request_.last_error = &detail::FakeServer::last_error;
   }
 
-  // request_.server points at this object.
+  // request_.server points into this object.
   RecordingServer(const RecordingServer&) = delete;
   RecordingServer& operator=(const RecordingServer&) = delete;
-
-  // The bytes read_input() hands out, from the start.
-  void set_input(std::string input) {
-    input_ = std::move(input);
-    input_offset_ = 0;
-  }
 
   const forkserve_request& request() const { return request_; }
   int handle(const forkserve_module& module) { return module.handle(&request_); }
 
   // What the handler did.
-  const std::string& status() const { return status_; }
-  // The status code from the status line; 0 if start_response was never called.
-  int status_code() const { return status_.size() >= 3 ? std::stoi(status_.substr(0, 3)) : 0; }
-  const Pairs& headers() const { return headers_; }
+  const std::string& status() const { return server_.response.status_line; }
+  // The status code from the status line; 0 if start_response never succeeded.
+  int status_code() const { return server_.response.status; }
   // The first header with this name (case-insensitive).
-  std::optional<std::string> header(std::string_view name) const {
-    for (const auto& [n, v] : headers_) {
-      if (n.size() == name.size() && ::strncasecmp(n.data(), name.data(), n.size()) == 0) return v;
+  std::optional<std::string> header(std::string_view name) const { return server_.response.header(name); }
+  const std::string& body() const { return server_.response.body; }
+  std::optional<unsigned long long> content_length() const { return server_.response.content_length; }
+  // Messages the handler (or the module glue) sent to the error log, one per line.
+  std::vector<std::string> error_log() const {
+    std::vector<std::string> lines;
+    const std::string& log = server_.response.error_log;
+    for (std::size_t start = 0; start < log.size();) {
+      std::size_t end = log.find('\n', start);
+      if (end == std::string::npos) end = log.size();
+      lines.push_back(log.substr(start, end - start));
+      start = end + 1;
     }
-    return std::nullopt;
+    return lines;
   }
-  const std::string& body() const { return body_; }
-  std::optional<unsigned long long> content_length() const { return content_length_; }
-  int start_response_calls() const { return start_response_calls_; }
-  // Messages the handler (or the module glue) sent to the error log.
-  const std::vector<std::string>& error_log() const { return error_log_; }
-  bool sent() const { return sent_; }
 
   // Makes every later write() and send_file() fail with `reason`, as when the
   // client has gone away.
-  void fail_writes(std::string reason) { write_failure_ = std::move(reason); }
+  void fail_writes(std::string reason) { server_.write_failure = std::move(reason); }
 
  private:
-  static RecordingServer& self(void* server) { return *static_cast<RecordingServer*>(server); }
+  struct Server : detail::FakeServer {
+    std::optional<std::string> write_failure;
+  };
 
-  int fail(std::string message) {
-    last_error_ = std::move(message);
-    return FORKSERVE_FAILED;
-  }
+  static Server& self(void* server) { return static_cast<Server&>(detail::FakeServer::self(server)); }
 
-  static long long read_input(void* server, char* buffer, size_t size) {
-    RecordingServer& s = self(server);
-    const std::size_t n = std::min(size, s.input_.size() - s.input_offset_);
-    std::memcpy(buffer, s.input_.data() + s.input_offset_, n);
-    s.input_offset_ += n;
-    return static_cast<long long>(n);
-  }
-
-  static void log_error(void* server, const char* message, size_t size) {
-    self(server).error_log_.emplace_back(message, size);
-  }
-
-  static int start_response(void* server, forkserve_str status, const forkserve_pair* headers,
-                            size_t header_count, int replace) {
-    RecordingServer& s = self(server);
-    if (s.start_response_calls_ > 0 && !replace) return s.fail("start_response called twice");
-    if (s.sent_) return s.fail("start_response after headers were sent");
-    ++s.start_response_calls_;
-    s.status_.assign(status.data, status.size);
-    s.headers_.clear();
-    for (size_t i = 0; i < header_count; ++i) {
-      s.headers_.emplace_back(std::string(headers[i].name.data, headers[i].name.size),
-                              std::string(headers[i].value.data, headers[i].value.size));
-    }
-    return FORKSERVE_OK;
-  }
-
-  static int set_content_length(void* server, unsigned long long length) {
-    self(server).content_length_ = length;
-    return FORKSERVE_OK;
-  }
-
-  static int write(void* server, const char* data, size_t size) {
-    RecordingServer& s = self(server);
-    if (s.start_response_calls_ == 0) return s.fail("write before start_response");
-    if (s.write_failure_) return s.fail(*s.write_failure_);
-    if (size > 0) s.sent_ = true;
-    s.body_.append(data, size);
-    return FORKSERVE_OK;
+  static int write(void* server, const char* data, std::size_t size) {
+    if (const auto& failure = self(server).write_failure)
+      return detail::FakeServer::refuse(self(server), *failure);
+    return detail::FakeServer::write(server, data, size);
   }
 
   static int send_file(void* server, int fd, long long offset, unsigned long long length) {
-    RecordingServer& s = self(server);
-    if (s.start_response_calls_ == 0) return s.fail("send_file before start_response");
-    if (s.write_failure_) return s.fail(*s.write_failure_);
-    char buffer[16384];
-    while (length > 0) {
-      const std::size_t want = static_cast<std::size_t>(std::min<unsigned long long>(length, sizeof buffer));
-      const ssize_t n = ::pread(fd, buffer, want, static_cast<off_t>(offset));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return s.fail(std::string("send_file: pread: ") + std::strerror(errno));
-      if (n == 0) return s.fail("send_file: file ended before the region did");
-      s.sent_ = true;
-      s.body_.append(buffer, static_cast<std::size_t>(n));
-      offset += n;
-      length -= static_cast<unsigned long long>(n);
-    }
-    return FORKSERVE_OK;
+    if (const auto& failure = self(server).write_failure)
+      return detail::FakeServer::refuse(self(server), *failure);
+    return detail::FakeServer::send_file(server, fd, offset, length);
   }
-
-  static int headers_sent(void* server) { return self(server).sent_ ? 1 : 0; }
-
-  static const char* last_error(void* server) { return self(server).last_error_.c_str(); }
 
   Pairs environ_;
   std::vector<forkserve_pair> pairs_;
-  std::string input_;
-  std::size_t input_offset_ = 0;
+  Server server_;
   forkserve_request request_{};
-
-  std::string status_;
-  Pairs headers_;
-  std::string body_;
-  std::optional<unsigned long long> content_length_;
-  int start_response_calls_ = 0;
-  bool sent_ = false;
-  std::vector<std::string> error_log_;
-  std::optional<std::string> write_failure_;
-  std::string last_error_;
 };
 
 }  // namespace forkserve::testing
