@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <forkserve/json.hpp>  // detail::utf8_sequence_length
 
 #include "http/date.hpp"
 
@@ -332,23 +333,15 @@ void append_escaped(std::string& out, std::string_view text) {
 
 namespace {
 
-// The length of the UTF-8 character at the start of `text` if it is one a
-// log may show as it is: well formed (RFC 3629: shortest form, no
-// surrogates), and neither a C1 control, a line or paragraph separator, nor a
-// bidirectional override that could make a line read as something else.
-// 0 otherwise.
+// The length of the multi-byte UTF-8 character at the start of `text` if it
+// is one a log may show as it is: well formed (the SDK's RFC 3629 rule), and
+// neither a C1 control, a line or paragraph separator, nor a bidirectional
+// override that could make a line read as something else. 0 otherwise.
 std::size_t printable_utf8_length(std::string_view text) {
-  auto byte = [&text](std::size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) : 0U; };
-  unsigned lead = byte(0);
-  std::size_t length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 0;
-  if (length == 0 || lead > 0xf4) return 0;
-  char32_t code = lead & (0x7f >> length);
-  for (std::size_t i = 1; i < length; ++i) {
-    if ((byte(i) & 0xc0) != 0x80) return 0;
-    code = code << 6 | (byte(i) & 0x3f);
-  }
-  constexpr char32_t kShortest[5] = {0, 0, 0x80, 0x800, 0x10000};
-  if (code < kShortest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
+  const std::size_t length = detail::utf8_sequence_length(text);
+  if (length < 2) return 0;
+  char32_t code = static_cast<unsigned char>(text[0]) & (0x7f >> length);
+  for (std::size_t i = 1; i < length; ++i) code = code << 6 | (static_cast<unsigned char>(text[i]) & 0x3f);
   if (code <= 0x9f || (code >= 0x2028 && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) return 0;
   return length;
 }

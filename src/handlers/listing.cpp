@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <forkserve/json.hpp>
 #include <memory>
 
 #include "handlers/safe_path.hpp"
@@ -63,40 +64,10 @@ std::string utc_time(std::time_t t, bool iso) {
   return std::string(buffer, n);
 }
 
-// The length of the UTF-8 sequence at the start of `s`, or 0 if it is not one
-// (overlong forms, surrogates and values past U+10FFFF included).
-std::size_t utf8_sequence(std::string_view s) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char low = 0x80;
-  unsigned char high = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;
-    if (lead == 0xED) high = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (s.size() < length) return 0;
-  if (byte(1) < low || byte(1) > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
-  }
-  return length;
-}
-
 std::string json_string(std::string_view text) {
   std::string out = "\"";
   while (!text.empty()) {
-    const std::size_t n = utf8_sequence(text);
+    const std::size_t n = forkserve::detail::utf8_sequence_length(text);
     if (n == 0) {
       out += "\\ufffd";
       text.remove_prefix(1);
