@@ -30,21 +30,6 @@ struct FormLimits {
   std::size_t max_part_header_bytes = 8192;  // one multipart part's header block
 };
 
-namespace detail {
-constexpr int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-constexpr bool is_space(char c) { return c == ' ' || c == '\t'; }
-constexpr std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-}  // namespace detail
-
 // "%41+b" → "A+b", or "A b" with plus_is_space (form encoding). A '%' not
 // followed by two hex digits throws BadRequest. Decoded bytes are not checked
 // to be UTF-8: they are whatever the client sent.

@@ -25,11 +25,29 @@ constexpr bool is_token(std::string_view s) {
   }
   return true;
 }
+// The value of one hex digit (either case), or -1.
+constexpr int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+// Optional whitespace (RFC 9110 §5.6.3): spaces and tabs.
+constexpr bool is_space(char c) { return c == ' ' || c == '\t'; }
+// `s` without the optional whitespace around it.
+constexpr std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
 // Field content: visible ASCII, space, tab and obs-text; no other control bytes.
+constexpr bool is_field_char(char ch) {
+  const auto c = static_cast<unsigned char>(ch);
+  return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
 constexpr bool is_field_text(std::string_view text) {
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c != '\t' && (c < 0x20 || c == 0x7f)) return false;
+  for (char c : text) {
+    if (!is_field_char(c)) return false;
   }
   return true;
 }

@@ -12,8 +12,8 @@ PathRefusal decode_segment(std::string_view segment, std::string& out) {
   for (std::size_t i = 0; i < segment.size(); ++i) {
     char c = segment[i];
     if (c == '%') {
-      int high = i + 1 < segment.size() ? http::hex_digit_value(segment[i + 1]) : -1;
-      int low = i + 2 < segment.size() ? http::hex_digit_value(segment[i + 2]) : -1;
+      int high = i + 1 < segment.size() ? forkserve::detail::hex_value(segment[i + 1]) : -1;
+      int low = i + 2 < segment.size() ? forkserve::detail::hex_value(segment[i + 2]) : -1;
       if (high < 0 || low < 0) return PathRefusal::MalformedEscape;
       c = static_cast<char>(high * 16 + low);
       i += 2;

@@ -3,22 +3,6 @@
 #include "http/request_parser.hpp"
 
 namespace forkserve::http {
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Field values and chunk extensions: visible ASCII, SP, HTAB and obs-text.
-bool is_text(char c) {
-  auto u = static_cast<unsigned char>(c);
-  return u == '\t' || (u >= 0x20 && u != 0x7f);
-}
-
-}  // namespace
 
 ChunkedStep ChunkedDecoder::fail(ChunkedStep step, int status, std::string_view reason) {
   state_ = State::Failed;
@@ -44,7 +28,7 @@ ChunkedStep ChunkedDecoder::decode(std::string_view input) {
     const char c = input[pos];
     switch (state_) {
       case State::Size: {
-        int digit = hex_value(c);
+        int digit = forkserve::detail::hex_value(c);
         if (++line_bytes_ > limits_.max_line) return fail(step, 400, "chunk size line too long");
         if (digit >= 0) {
           if (chunk_left_ > (~0ULL >> 4)) return fail(step, 400, "chunk size overflows");
@@ -66,7 +50,7 @@ ChunkedStep ChunkedDecoder::decode(std::string_view input) {
         if (++line_bytes_ > limits_.max_line) return fail(step, 400, "chunk extension too long");
         if (c == '\r') {
           state_ = State::SizeLf;
-        } else if (!is_text(c)) {
+        } else if (!forkserve::detail::is_field_char(c)) {
           return fail(step, 400, "invalid character in a chunk extension");
         }
         ++pos;
@@ -116,7 +100,7 @@ ChunkedStep ChunkedDecoder::decode(std::string_view input) {
             return fail(step, 400, "invalid trailer field name");
           }
           state_ = State::Trailer;
-        } else if (!is_text(c)) {
+        } else if (!forkserve::detail::is_field_char(c)) {
           return fail(step, 400, "invalid character in a trailer field");
         }
         ++pos;

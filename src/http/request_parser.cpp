@@ -28,11 +28,11 @@ constexpr std::uint8_t kValueChar = 8;  // field value: visible, SP or HTAB
 constexpr std::array<std::uint8_t, 256> kByteClass = [] {
   std::array<std::uint8_t, 256> table{};
   for (int c = 0x21; c < 0x100; ++c) {
-    if (c != 0x7F) table[c] = kVisible | kLineChar | kValueChar;
+    if (c != 0x7F) table[c] = kVisible | kLineChar;
   }
-  table[' '] = kLineChar | kValueChar;
-  table['\t'] = kValueChar;
+  table[' '] = kLineChar;
   for (int c = 0; c < 0x100; ++c) {
+    if (forkserve::detail::is_field_char(static_cast<char>(c))) table[c] |= kValueChar;
     if (forkserve::detail::is_token_char(static_cast<char>(c))) table[c] |= kToken;
   }
   return table;
@@ -42,11 +42,8 @@ bool has_class(char c, std::uint8_t byte_class) {
   return (kByteClass[static_cast<unsigned char>(c)] & byte_class) != 0;
 }
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
 bool is_line_end(char c) { return c == '\r' || c == '\n'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
@@ -206,7 +203,7 @@ class HeadParser {
       const char first = buf_[pos];
       if (is_line_end(first)) return line_ending(pos);
       // obs-fold, or whitespace before the first field (RFC 9112 §2.2, §5.2).
-      if (is_ows(first)) return fail(400, "header line starts with whitespace");
+      if (forkserve::detail::is_space(first)) return fail(400, "header line starts with whitespace");
       if (!field_line(pos)) return false;
     }
   }
@@ -218,20 +215,20 @@ class HeadParser {
     if (pos == avail_) return need_more();
     if (buf_[pos] != ':') {
       if (pos == name_start) return fail(400, "invalid header name");
-      if (is_ows(buf_[pos])) return fail(400, "header name contains whitespace");
+      if (forkserve::detail::is_space(buf_[pos])) return fail(400, "header name contains whitespace");
       if (is_line_end(buf_[pos])) return fail(400, "header line without colon");
       return fail(400, "invalid header name");
     }
     if (pos == name_start) return fail(400, "empty header name");
     const std::string_view name = buf_.substr(name_start, pos - name_start);
     ++pos;
-    while (pos < avail_ && is_ows(buf_[pos])) ++pos;
+    while (pos < avail_ && forkserve::detail::is_space(buf_[pos])) ++pos;
     const std::size_t value_start = pos;
     while (pos < avail_ && has_class(buf_[pos], kValueChar)) ++pos;
     if (pos == avail_) return need_more();
     if (!is_line_end(buf_[pos])) return fail(400, "invalid character in header value");
     std::size_t value_end = pos;
-    while (value_end > value_start && is_ows(buf_[value_end - 1])) --value_end;
+    while (value_end > value_start && forkserve::detail::is_space(buf_[value_end - 1])) --value_end;
     const std::string_view value = buf_.substr(value_start, value_end - value_start);
     return line_ending(pos) && add_field(name, value);
   }
@@ -293,17 +290,6 @@ const HeaderField* RequestHead::find(std::string_view name) const {
 bool RequestHead::expects_continue() const {
   const HeaderField* expect = find("Expect");
   return version_minor == 1 && expect != nullptr && iequals(expect->value, "100-continue");
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
-}
-
-std::string_view trim_ows(std::string_view text) {
-  while (!text.empty() && is_ows(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_ows(text.back())) text.remove_suffix(1);
-  return text;
 }
 
 }  // namespace forkserve::http

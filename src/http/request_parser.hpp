@@ -84,7 +84,7 @@ struct ParseResult {
 ParseResult parse_request_head(std::string_view buffer, const Limits& limits = {});
 
 // ASCII case-insensitive equality, as header names compare (no locale).
-bool iequals(std::string_view a, std::string_view b);
+using forkserve::iequals;
 
 // RFC 9110 token (a method or a header name): one or more tchar. The SDK's
 // definition, so that the server and a handler's checks cannot disagree.
@@ -92,6 +92,6 @@ using forkserve::detail::is_token;
 
 // `text` without the optional whitespace (spaces and tabs, RFC 9110 §5.6.3)
 // around it: list elements and parameters of header values.
-std::string_view trim_ows(std::string_view text);
+constexpr std::string_view trim_ows(std::string_view text) { return forkserve::detail::trim(text); }
 
 }  // namespace forkserve::http

@@ -2,13 +2,6 @@
 
 namespace forkserve::http {
 
-int hex_digit_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -18,8 +11,8 @@ std::optional<std::string> percent_decode(std::string_view text) {
       continue;
     }
     if (i + 2 >= text.size()) return std::nullopt;  // truncated escape
-    int high = hex_digit_value(text[i + 1]);
-    int low = hex_digit_value(text[i + 2]);
+    int high = forkserve::detail::hex_value(text[i + 1]);
+    int low = forkserve::detail::hex_value(text[i + 2]);
     if (high < 0 || low < 0) return std::nullopt;
     char c = static_cast<char>(high * 16 + low);
     if (c == '\0') return std::nullopt;
