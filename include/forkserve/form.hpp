@@ -30,18 +30,17 @@ struct FormLimits {
   std::size_t max_part_header_bytes = 8192;  // one multipart part's header block
 };
 
-// "%41+b" → "A+b", or "A b" with plus_is_space (form encoding). A '%' not
-// followed by two hex digits throws BadRequest. Decoded bytes are not checked
-// to be UTF-8: they are whatever the client sent.
-inline std::string url_decode(std::string_view text, bool plus_is_space = false) {
+namespace detail {
+// url_decode without the exception: nullopt for a '%' not followed by two hex digits.
+inline std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space = false) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (c == '%') {
-      const int hi = i + 2 < text.size() ? detail::hex_value(text[i + 1]) : -1;
-      const int lo = hi >= 0 ? detail::hex_value(text[i + 2]) : -1;
-      if (lo < 0) throw BadRequest("malformed percent escape in \"" + std::string(text.substr(0, 64)) + "\"");
+      const int hi = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
+      const int lo = hi >= 0 ? hex_value(text[i + 2]) : -1;
+      if (lo < 0) return std::nullopt;
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     } else if (c == '+' && plus_is_space) {
@@ -51,6 +50,25 @@ inline std::string url_decode(std::string_view text, bool plus_is_space = false)
     }
   }
   return out;
+}
+
+// A request path as the server decodes it for PATH_INFO: nullopt, which the
+// server answers with 400, for a malformed escape or an encoded NUL (it would
+// cut a file name short).
+inline std::optional<std::string> decode_request_path(std::string_view raw_path) {
+  std::optional<std::string> path = percent_decode(raw_path);
+  if (path && path->find('\0') != std::string::npos) return std::nullopt;
+  return path;
+}
+}  // namespace detail
+
+// "%41+b" → "A+b", or "A b" with plus_is_space (form encoding). A '%' not
+// followed by two hex digits throws BadRequest. Decoded bytes are not checked
+// to be UTF-8: they are whatever the client sent.
+inline std::string url_decode(std::string_view text, bool plus_is_space = false) {
+  std::optional<std::string> out = detail::percent_decode(text, plus_is_space);
+  if (!out) throw BadRequest("malformed percent escape in \"" + std::string(text.substr(0, 64)) + "\"");
+  return std::move(*out);
 }
 
 // Percent-encodes every byte but RFC 3986's unreserved ones (A-Z a-z 0-9 - . _ ~),

@@ -281,13 +281,8 @@ class Client {
     const std::size_t question = target.find('?');
     const std::string_view raw_path = target.substr(0, question);
     const std::string_view query = question == std::string_view::npos ? "" : target.substr(question + 1);
-    std::string path;
-    try {
-      path = url_decode(raw_path);
-    } catch (const std::exception&) {
-      path.clear();
-    }
-    if (path.empty() || path.find('\0') != std::string::npos) {  // the server answers for the handler
+    const std::string path = forkserve::detail::decode_request_path(raw_path).value_or("");
+    if (path.empty()) {  // the server answers for the handler
       server.response.status = 400;
       server.response.status_line = "400 Bad Request";
       server.response.body = "400 Bad Request: malformed or NUL percent-escape in the path\n";
