@@ -64,33 +64,6 @@ std::string utc_time(std::time_t t, bool iso) {
   return std::string(buffer, n);
 }
 
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  while (!text.empty()) {
-    const std::size_t n = forkserve::detail::utf8_sequence_length(text);
-    if (n == 0) {
-      out += "\\ufffd";
-      text.remove_prefix(1);
-      continue;
-    }
-    const char c = text[0];
-    if (n == 1 && (c == '"' || c == '\\')) {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (n == 1 && static_cast<unsigned char>(c) < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out.push_back(kHex[(c >> 4) & 15]);
-      out.push_back(kHex[c & 15]);
-    } else {
-      out.append(text.substr(0, n));
-    }
-    text.remove_prefix(n);
-  }
-  out.push_back('"');
-  return out;
-}
-
 }  // namespace
 
 bool natural_less(std::string_view a, std::string_view b) {
@@ -248,7 +221,7 @@ std::string listing_html_tail(std::size_t count, std::size_t left_out) {
 
 std::string listing_json_row(const ListingEntry& entry, bool first) {
   std::string row = first ? "\n" : ",\n";
-  row.append("{\"name\":").append(json_string(entry.name));
+  row.append("{\"name\":\"").append(json_escape(entry.name)).append("\"");
   row.append(entry.is_directory ? ",\"type\":\"directory\"" : ",\"type\":\"file\"");
   if (!entry.is_directory) row.append(",\"size\":").append(std::to_string(entry.size));
   row.append(",\"modified\":\"").append(utc_time(entry.modified, true)).append("\"}");

@@ -69,7 +69,7 @@ TEST(ListingTest, TailCountsEntriesAndThoseLeftOut) {
 
 TEST(ListingTest, JsonRowsEscapeAndReplaceInvalidUtf8) {
   EXPECT_EQ(listing_json_row({"a\"b\\c\n", false, 5, 784111777}, true),
-            "\n{\"name\":\"a\\\"b\\\\c\\u000a\",\"type\":\"file\",\"size\":5,\"modified\":\"1994-11-06T08:49:"
+            "\n{\"name\":\"a\\\"b\\\\c\\n\",\"type\":\"file\",\"size\":5,\"modified\":\"1994-11-06T08:49:"
             "37Z\"}");
   EXPECT_EQ(
       listing_json_row({"d\xff\xc3\xa9", true, 0, 0}, false),
