@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <forkserve/json.hpp>
+#include <forkserve/response.hpp>
 #include <memory>
 
 #include "handlers/safe_path.hpp"
@@ -84,33 +85,6 @@ std::string human_size(unsigned long long bytes) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, value < 10 ? "%.1f %s" : "%.0f %s", value, kUnits[unit]);
   return buffer;
-}
-
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
 }
 
 int read_listing(int dir_fd, bool show_dotfiles, const std::function<bool(const char* name)>& followable,

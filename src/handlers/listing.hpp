@@ -53,7 +53,4 @@ std::string listing_html_tail(std::size_t count, std::size_t left_out);
 // become U+FFFD, so the text always parses.
 std::string listing_json_row(const ListingEntry& entry, bool first);
 
-// HTML text and attribute escaping (& < > " ').
-std::string html_escape(std::string_view text);
-
 }  // namespace forkserve::handlers
