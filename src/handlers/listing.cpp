@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <forkserve/form.hpp>
 #include <forkserve/json.hpp>
 #include <forkserve/response.hpp>
 #include <memory>
@@ -174,7 +175,7 @@ std::string listing_html_row(const ListingEntry& entry) {
   const std::string_view slash = entry.is_directory ? "/" : "";
   const std::string when = utc_time(entry.modified, false);
   std::string row = entry.is_directory ? "<tr class=\"dir\"><td><a href=\"" : "<tr><td><a href=\"";
-  row.append(percent_encode_segment(entry.name)).append(slash).append("\">");
+  row.append(url_encode(entry.name)).append(slash).append("\">");
   row.append(html_escape(entry.name)).append(slash).append("</a></td>");
   if (entry.is_directory) {
     row.append("<td class=\"size\"></td>");

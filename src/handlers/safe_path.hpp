@@ -43,9 +43,4 @@ struct SafePath {
 // "/%252e%252e"        → {None, "%2e%2e", false}: decoded once, a plain name
 SafePath make_safe_path(std::string_view raw_path);
 
-// Percent-encodes every byte but ALPHA, DIGIT and "-._~" (RFC 3986
-// unreserved), so the result is safe as one path segment of a relative href:
-// "a b?.txt" → "a%20b%3F.txt".
-std::string percent_encode_segment(std::string_view segment);
-
 }  // namespace forkserve::handlers

@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <forkserve/export.hpp>
+#include <forkserve/form.hpp>
 #include <forkserve/handler.hpp>
 #include <memory>
 #include <optional>
@@ -119,7 +120,7 @@ std::string percent_encode_path(std::string_view relative) {
   std::string out;
   while (true) {
     const std::size_t slash = relative.find('/');
-    out += percent_encode_segment(relative.substr(0, slash));
+    out += url_encode(relative.substr(0, slash));
     if (slash == std::string_view::npos) break;
     out.push_back('/');
     relative.remove_prefix(slash + 1);

@@ -39,6 +39,12 @@ TEST(UrlEncode, RoundTripsEveryByte) {
   EXPECT_EQ(url_encode("a b&c=d"), "a%20b%26c%3Dd");
 }
 
+TEST(UrlEncode, KeepsOnlyUnreservedAndWritesUppercaseHex) {
+  EXPECT_EQ(url_encode("AZaz09-._~"), "AZaz09-._~");
+  EXPECT_EQ(url_encode("a b?#%/:&\"<>'"), "a%20b%3F%23%25%2F%3A%26%22%3C%3E%27");
+  EXPECT_EQ(url_encode("\xc3\xa9\x01"), "%C3%A9%01");
+}
+
 TEST(ParseUrlencoded, KeepsOrderAndRepeatedKeys) {
   const Fields f = parse_urlencoded("tag=a+b&x=1&tag=c%21");
   ASSERT_EQ(f.size(), 3u);
