@@ -15,6 +15,7 @@
 #ifndef FORKSERVE_REQUEST_HPP
 #define FORKSERVE_REQUEST_HPP
 
+#include <algorithm>
 #include <charconv>
 #include <exception>
 #include <forkserve/form.hpp>
@@ -50,6 +51,25 @@ inline std::string environ_name_of_header(std::string_view header) {
     name.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c));
   return name;
 }
+
+namespace detail {
+// Sorts environ variables by name (Environ looks them up by binary search)
+// and merges a repeated one as RFC 9110 §5.3 allows: "a, b", cookies with
+// "; ". The server and forkserve::testing's client build the environ alike.
+inline void sort_and_merge_environ(std::vector<std::pair<std::string, std::string>>& vars) {
+  std::stable_sort(vars.begin(), vars.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::pair<std::string, std::string>> merged;
+  merged.reserve(vars.size());
+  for (auto& var : vars) {
+    if (!merged.empty() && merged.back().first == var.first) {
+      merged.back().second.append(var.first == "HTTP_COOKIE" ? "; " : ", ").append(var.second);
+    } else {
+      merged.push_back(std::move(var));
+    }
+  }
+  vars = std::move(merged);
+}
+}  // namespace detail
 
 // The environ variable where forkserve::Router puts the path parameter `name`.
 inline std::string route_parameter_variable(std::string_view name) {

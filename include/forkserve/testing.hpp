@@ -323,18 +323,9 @@ class Client {
       vars.emplace_back("CONTENT_LENGTH", std::to_string(server.body.size()));
     }
     vars.emplace_back("SERVER_NAME", server_name);
-    std::stable_sort(vars.begin(), vars.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    std::vector<std::pair<std::string, std::string>> merged;
-    for (auto& var : vars) {
-      if (!merged.empty() && merged.back().first == var.first) {
-        merged.back().second.append(var.first == "HTTP_COOKIE" ? "; " : ", ").append(var.second);
-      } else {
-        merged.push_back(std::move(var));
-      }
-    }
+    forkserve::detail::sort_and_merge_environ(vars);
     std::vector<forkserve_pair> pairs;
-    for (const auto& [name, value] : merged) pairs.push_back({to_str(name), to_str(value)});
+    for (const auto& [name, value] : vars) pairs.push_back({to_str(name), to_str(value)});
 
     forkserve_request request{};
     request.size = sizeof request;

@@ -1,21 +1,13 @@
 #include "connection/environ.hpp"
 
-#include <forkserve/version.hpp>
-
 #include <algorithm>
+#include <forkserve/request.hpp>
+#include <forkserve/version.hpp>
 
 #include "http/url.hpp"
 
 namespace forkserve {
 namespace {
-
-std::string cgi_name(std::string_view header) {
-  std::string name = "HTTP_";
-  for (char c : header) {
-    name += c == '-' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
-  }
-  return name;
-}
 
 // The host part of a Host header value: "example.com:8080" → "example.com",
 // "[::1]:8080" → "::1".
@@ -68,27 +60,11 @@ EnvironResult build_environ(const http::RequestHead& head, const ConnectionInfo&
   if (head.content_length) add("CONTENT_LENGTH", std::to_string(*head.content_length));
 
   for (const http::HeaderField& field : head.headers) {
-    if (field.name.find('_') != std::string_view::npos) continue;
-    if (http::iequals(field.name, "Content-Length")) continue;
-    if (http::iequals(field.name, "Content-Type")) {
-      add("CONTENT_TYPE", field.value);
-      continue;
-    }
-    add(cgi_name(field.name), field.value);
+    std::string name = environ_name_of_header(field.name);
+    // Content-Length is the parsed one above (none for a chunked body).
+    if (!name.empty() && name != "CONTENT_LENGTH") add(std::move(name), field.value);
   }
-
-  // Sort, then merge repeated headers as RFC 9110 §5.3 allows ("a, b"; cookies with "; ").
-  std::stable_sort(vars.begin(), vars.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  EnvironVariables merged;
-  merged.reserve(vars.size());
-  for (auto& var : vars) {
-    if (!merged.empty() && merged.back().first == var.first) {
-      merged.back().second.append(var.first == "HTTP_COOKIE" ? "; " : ", ").append(var.second);
-    } else {
-      merged.push_back(std::move(var));
-    }
-  }
-  vars = std::move(merged);
+  detail::sort_and_merge_environ(vars);
   return result;
 }
 
