@@ -458,6 +458,31 @@ TEST_F(OutlivingCgiTest, ProcessThatEscapedWithSetsidIsStoppedWhenTheRequestEnds
   EXPECT_TRUE(eventually([&] { return count_zombie_children(server_.pid()) == 0; }, milliseconds(5'000)));
 }
 
+// Stopping what a program left behind never reaches a process the serving
+// process had before the program: here a helper its module keeps in the
+// worker (one worker, so the module and the program share it).
+TEST(CgiNeighbourTest, ModuleHelperInTheSameWorkerOutlivesTheCleanUpThatStopsTheProgramsEscapee) {
+  if (!find_in_path("setsid")) GTEST_SKIP() << "no setsid (util-linux)";
+  ServerProcess server(
+      {"--workers", "1", "--handler", fixture_path("keeps_helper.so"), "--cgi", "/cgi-bin/"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  server.scratch_dir().make_dir("root/cgi-bin");
+  std::string pids = server.scratch() + "/pids";
+  write_program(server, "cgi-bin/daemonise.sh",
+                "#!/bin/sh\nsetsid sh -c 'echo $$ >>" + pids +
+                    "; exec sleep 600' </dev/null >/dev/null 2>&1 &\n" + "while [ ! -s " + pids +
+                    " ]; do sleep 0.01; done\n" + "printf 'Content-Type: text/plain\\n\\nstarted'\n");
+  HttpReply started = get(server, "/helper");
+  ASSERT_EQ(started.status, 200) << started.summary();
+  pid_t helper = std::stoi(started.body);
+  ASSERT_EQ(get(server, "/cgi-bin/daemonise.sh").status, 200);
+  // The response ends after the clean-up: the escapee is gone, the helper is not.
+  EXPECT_TRUE(eventually([&] { return all_gone(pids); }, milliseconds(5'000))) << read_file(pids);
+  ProcessInfo info = process_info(helper);
+  EXPECT_TRUE(info.state != '?' && info.state != 'Z') << "the helper was killed: state " << info.state;
+  ::kill(helper, SIGKILL);
+}
+
 // --- Python: wsgiref.handlers.CGIHandler -------------------------------------------
 
 constexpr std::string_view kWsgiApp = R"(
