@@ -15,7 +15,7 @@
 namespace forkserve {
 namespace {
 
-constexpr auto kFloodFlush = std::chrono::seconds(1);
+constexpr auto kLogCountsFlush = std::chrono::seconds(1);
 
 class MasterLoop {
  public:
@@ -36,6 +36,7 @@ class MasterLoop {
       return 1;
     }
     signals_.install();
+    if (!bound_log_writes(error)) log_error(error);
     make_parent_cheap_to_fork();  // the module's init() has run
     if (!policy_->start()) return 1;
     announce();
@@ -43,7 +44,7 @@ class MasterLoop {
       Deadline now = Clock::now();
       WaitPlan plan = policy_->plan(now);
       // While flood counts may wait to be written, wake within a second.
-      if (floods_pending_) plan.until = std::min(plan.until.value_or(Deadline::max()), now + kFloodFlush);
+      if (counts_pending_) plan.until = std::min(plan.until.value_or(Deadline::max()), now + kLogCountsFlush);
       wait(plan.accept, plan.until);
     }
     shut_down();
@@ -101,7 +102,7 @@ class MasterLoop {
       policy_->logs_reopened();
     }
     if (signals_.take_reload() && !stopping_) policy_->reload();
-    floods_pending_ = flush_floods();  // the count after the last line of a flood
+    counts_pending_ = flush_log_counts();  // the count after the last line of a flood, lines lost
   }
 
   void shut_down() {
@@ -137,7 +138,7 @@ class MasterLoop {
   std::unique_ptr<ProcessPolicy> policy_;
   std::vector<pollfd> poll_fds_;
   bool stopping_ = false;
-  bool floods_pending_ = false;
+  bool counts_pending_ = false;
 };
 
 }  // namespace

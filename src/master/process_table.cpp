@@ -90,8 +90,17 @@ RequestRecord& ProcessTable::request(int slot) { return shared_[slot].request; }
 
 bool ProcessTable::ended_cleanly(const ProcessExit& exit) const {
   // exit(0) from a handler mid-request is no clean end.
-  return WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0 &&
-         shared_[exit.slot].request.pending.load(std::memory_order_acquire) == 0;
+  return WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0 && !owes_access_line(exit);
+}
+
+bool ProcessTable::owes_access_line(const ProcessExit& exit) const {
+  std::uint32_t pending = shared_[exit.slot].request.pending.load(std::memory_order_acquire);
+  if (pending == 0) return false;
+  if (pending == pending_mark(exit.pid)) return true;
+  // Neither: a handler scribbled on the record. A process that died may have
+  // done it mid-request, and gets its line from what the record holds; one
+  // that ended cleanly was another's victim, and owes nothing.
+  return !(WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0);
 }
 
 void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, const LogFiles& logs,
@@ -101,7 +110,8 @@ void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, c
     stats().busy.fetch_sub(1, std::memory_order_relaxed);  // it died before taking itself off
   }
   if (!stopping && !ended_cleanly(exit)) stats().handler_crashes.fetch_add(1, std::memory_order_relaxed);
-  if (request.pending.exchange(0, std::memory_order_acquire) == 0) return;
+  if (!owes_access_line(exit)) return;
+  request.pending.store(0, std::memory_order_relaxed);
   // The access line the process did not write, from what it recorded: the
   // request, and the status sent (500 if none); the size "-". Every field is
   // bounded here, and format_access_line escapes every byte.
@@ -171,7 +181,11 @@ Deadline ProcessTable::kill_overdue(Deadline now, const std::function<std::strin
     if (process.pid <= 0) continue;
     if (process.kill_at <= now) {
       if (std::string why = process.killed ? "" : overdue(i); process.killed || !why.empty()) {
-        if (!why.empty()) log_error(why + "; killing it");
+        if (!why.empty()) {
+          log_error(why + "; killing it");
+          // Its own deadlines did not end it: a handler that outlived them.
+          stats().timeouts[static_cast<int>(TimeoutPhase::Handler)].fetch_add(1, std::memory_order_relaxed);
+        }
         signal_with_group(process.pid, SIGKILL);
         process.killed = true;
         process.kill_at = now + kTermWait;  // if it is still listed then, try again

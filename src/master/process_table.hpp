@@ -61,6 +61,8 @@ class ProcessTable {
 
   // Exited 0, and not in the middle of a request (a handler's exit(0)).
   bool ended_cleanly(const ProcessExit& exit) const;
+  // The process ended before writing its request's access line.
+  bool owes_access_line(const ProcessExit& exit) const;
   // Counts the exit (a crash, unless `stopping`; busy) and writes the
   // access line of a request whose process ended before writing it.
   void account_exit(const ProcessExit& exit, const Config& config, const LogFiles& logs, bool stopping);
