@@ -463,6 +463,15 @@ class CgiConnection final : public handlers::CgiExchange {
     return sent(ctx_.writer.write_raw(data, status));
   }
   void log(std::string_view message) override { ctx_.log(message); }
+  // Watched once the whole body is in: before, reading it notices a client
+  // that left, and bytes of the body still unread must not count as leaving.
+  int hangup_fd() const override { return ctx_.body_hidden || ctx_.body->received_all() ? ctx_.fd : -1; }
+  // Recorded like a client that left in the middle of its body: a 400 in the
+  // access line (or the status already sent), one error line at the end.
+  void client_left() override {
+    ctx_.client_error = 400;
+    ctx_.last_error = "client closed the connection before the response was complete; CGI program stopped";
+  }
 
  private:
   bool sent(bool ok) {

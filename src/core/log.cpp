@@ -3,7 +3,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/uio.h>
-#include <syslog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,7 +59,6 @@ namespace {
 
 bool g_errors_to_syslog = false;
 pid_t g_main_pid = 0;  // 0: not set yet, so this is the main process
-volatile sig_atomic_t g_in_signal_handler = 0;
 
 // How often a failing log is reported, at most.
 constexpr std::int64_t kLossReportInterval = 10;
@@ -112,6 +112,41 @@ char* append_error_prefix(char* out) {
 }
 
 void report_loss(LogStream stream, int error, std::uint64_t lost);
+
+// --syslog: our own datagram socket to /dev/log rather than syslog(3), which
+// is not async-signal-safe (the child's timeout handler logs too) and whose
+// descriptor we could not see.
+int g_syslog_fd = -1;
+constexpr const char* kSyslogPath = "/dev/log";
+
+bool connect_syslog() {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  for (std::size_t i = 0; kSyslogPath[i] != '\0'; ++i) address.sun_path[i] = kSyslogPath[i];
+  return ::connect(g_syslog_fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+}
+
+// One datagram, "<27>Nov 30 07:58:00 forkserve[4711]: message" (RFC 3164:
+// facility daemon, severity err; the time in UTC, which syslog daemons
+// replace with their own). False if it could not be sent. Async-signal-safe.
+bool send_to_syslog(std::string_view escaped_message) {
+  if (g_syslog_fd < 0) return false;
+  char datagram[kMaxErrorLine];
+  char* end = datagram + sizeof datagram;
+  char* out = append_text(datagram, end, "<27>");
+  out = http::append_syslog_time(out, static_cast<std::time_t>(now_seconds()));
+  out = append_text(out, end, " forkserve[");
+  out = append_decimal(out, static_cast<unsigned long long>(::getpid()));
+  out = append_text(out, end, "]: ");
+  out = append_text(out, end, escaped_message);
+  const std::size_t size = static_cast<std::size_t>(out - datagram);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (::send(g_syslog_fd, datagram, size, MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(size)) return true;
+    // The daemon restarted (a new socket at the same path): connect again, once.
+    if ((errno != ECONNREFUSED && errno != ENOTCONN) || !connect_syslog()) return false;
+  }
+  return false;
+}
 
 // The one place an error line is written to standard error.
 void write_error_line(std::string_view escaped_message) {
@@ -191,8 +226,8 @@ void report_loss(LogStream stream, int error, std::uint64_t lost) {
   std::string_view text(message, static_cast<std::size_t>(out - message));
   if (stream == LogStream::Access && !g_errors_to_syslog) {
     write_error_line(text);
-  } else if (!g_in_signal_handler) {  // syslog(3) is not async-signal-safe
-    ::syslog(LOG_ERR, "%.*s", static_cast<int>(text.size()), text.data());
+  } else {
+    send_to_syslog(text);  // a report that fails is not counted: it would report itself
   }
 }
 
@@ -321,23 +356,28 @@ void abandon_log_line(LogStream stream) {
 }
 void set_log_main_process() { g_main_pid = ::getpid(); }
 
-void open_syslog() { ::openlog("forkserve", LOG_PID | LOG_NDELAY, LOG_DAEMON); }
+void open_syslog() {
+  g_syslog_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (g_syslog_fd >= 0) connect_syslog();  // if no daemon listens yet, each message tries again
+}
 
 void send_errors_to_syslog() { g_errors_to_syslog = true; }
 
 void log_error(std::string_view message) {
   std::string escaped = escape_control_bytes(message);
   if (g_errors_to_syslog) {
-    ::syslog(LOG_ERR, "%.*s", static_cast<int>(escaped.size()), escaped.data());
+    if (!send_to_syslog(escaped)) count_loss(LogStream::Error, errno);
     return;
   }
   write_error_line(escaped);
 }
 
 void log_error_signal_safe(std::string_view message) {
-  g_in_signal_handler = 1;
+  if (g_errors_to_syslog) {
+    if (!send_to_syslog(message)) count_loss(LogStream::Error, errno);
+    return;
+  }
   write_error_line(message);
-  g_in_signal_handler = 0;
 }
 
 namespace {

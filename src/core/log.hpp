@@ -17,14 +17,15 @@
 namespace forkserve {
 
 // "2026-11-30T03:47:30.123Z forkserve: " + message + "\n" to standard error,
-// or message alone to syslog after send_errors_to_syslog(). Lines from a
+// or "<27>Nov 30 03:47:30 forkserve[PID]: " + message as one datagram to
+// syslog (/dev/log) after send_errors_to_syslog(). Lines from a
 // process other than the one that called set_log_main_process() (children,
 // workers) say "forkserve[PID]:". `message` is escaped by
 // escape_control_bytes(), so text a client or handler chose cannot start a line.
 void log_error(std::string_view message);
 
 // The same for the child's timeout handler: async-signal-safe; `message` must
-// already be escaped (escape_control_bytes), and it always goes to standard error.
+// already be escaped (escape_control_bytes).
 void log_error_signal_safe(std::string_view message);
 
 // `text` with CR, LF and every other control byte escaped (\n, \r, \t,
@@ -53,7 +54,7 @@ void set_flood_line_hook(void (*hook)());
 // that others may follow (call again within a second).
 bool flush_log_counts();
 
-// --syslog. open_syslog() connects at once (LOG_NDELAY), so call it before
+// --syslog. open_syslog() connects to /dev/log at once, so call it before
 // chroot hides /dev/log; send_errors_to_syslog() then diverts log_error()
 // (until then start-up failures still reach the terminal).
 void open_syslog();

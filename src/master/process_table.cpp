@@ -14,6 +14,21 @@
 #include "core/stats.hpp"
 
 namespace forkserve {
+namespace {
+
+// Signals a process the parent started and the process group numbered with
+// its pid, which holds the CGI program it runs, if any (handlers/cgi.cpp):
+// so the program and what it started end with it. The pid is the parent's
+// own record of fork()'s return, never anything from the shared mapping;
+// until the process is reaped no other process can hold that number, so a
+// group with it can only be one the process made.
+void signal_with_group(pid_t pid, int sig) {
+  if (pid <= 0) return;
+  ::kill(-pid, sig);
+  ::kill(pid, sig);
+}
+
+}  // namespace
 
 constexpr std::size_t kLabelSize = 124;
 struct ProcessTable::SharedSlot {
@@ -119,11 +134,18 @@ void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, c
 }
 
 void ProcessTable::reap(const std::function<void(const ProcessExit&)>& on_exit) {
-  int status = 0;
-  pid_t pid;
-  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+  while (true) {
+    // Looked at before it is reaped (WNOWAIT): while it is a zombie its pid
+    // still numbers only its own group, so what is left of that group (a CGI
+    // program of a child that crashed or was killed) is killed first.
+    siginfo_t exited{};
+    if (::waitid(P_ALL, 0, &exited, WEXITED | WNOHANG | WNOWAIT) != 0 || exited.si_pid <= 0) break;
+    const pid_t pid = exited.si_pid;
     auto found =
         std::find_if(slots_.begin(), slots_.end(), [pid](const ProcessSlot& s) { return s.pid == pid; });
+    if (found != slots_.end()) ::kill(-pid, SIGKILL);
+    int status = 0;
+    if (::waitpid(pid, &status, 0) != pid) break;
     if (found == slots_.end()) continue;
     int slot = static_cast<int>(found - slots_.begin());
     on_exit({slot, pid, status});
@@ -164,7 +186,7 @@ Deadline ProcessTable::kill_overdue(Deadline now, const std::function<std::strin
           // Its own deadlines did not end it: a handler that outlived them.
           stats().timeouts[static_cast<int>(TimeoutPhase::Handler)].fetch_add(1, std::memory_order_relaxed);
         }
-        ::kill(process.pid, SIGKILL);
+        signal_with_group(process.pid, SIGKILL);
         process.killed = true;
         process.kill_at = now + kTermWait;  // if it is still listed then, try again
       }
@@ -176,7 +198,7 @@ Deadline ProcessTable::kill_overdue(Deadline now, const std::function<std::strin
 
 void ProcessTable::signal_all(int sig) const {
   for (const ProcessSlot& process : slots_) {
-    if (process.pid > 0) ::kill(process.pid, sig);
+    signal_with_group(process.pid, sig);
   }
 }
 

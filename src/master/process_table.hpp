@@ -70,19 +70,21 @@ class ProcessTable {
 
   // Reaps every child that has exited; `on_exit` sees each of ours while its
   // slot still holds what it reported, before the slot is freed. Children
-  // that are not ours (as PID 1 in a container) are reaped silently.
+  // that are not ours (as PID 1 in a container) are reaped silently. What is
+  // left of the process group numbered with one of ours (the CGI program it
+  // ran) is SIGKILLed first.
   void reap(const std::function<void(const ProcessExit&)>& on_exit);
 
   // "worker 4711 (GET /crash) killed by signal 11 (Segmentation fault)", for
   // a process that did not end cleanly; `noun` is "child" or "worker".
   std::string describe(const ProcessExit& exit, std::string_view noun);
 
-  // SIGKILLs every process whose kill_at has passed and for which `overdue`
-  // gives a reason (logged with it; empty: spare it), and again kTermWait
-  // later while it is still listed. Returns the earliest kill_at still ahead
-  // (Deadline::max(): none).
+  // SIGKILLs (with its CGI program's group, see reap) every process whose kill_at has passed and for which
+  // `overdue` gives a reason (logged with it; empty: spare it), and again kTermWait later while it is still
+  // listed. Returns the earliest kill_at still ahead (Deadline::max(): none).
   Deadline kill_overdue(Deadline now, const std::function<std::string(int slot)>& overdue);
 
+  // Signals every process, and the CGI program each runs.
   void signal_all(int sig) const;
 
  private:
