@@ -386,18 +386,16 @@ TEST_F(HostileCgiTest, NothingIsLeftBehindAfterHostilePrograms) {
 
 // A --handler-timeout far beyond every bound below: what stops these programs
 // must be the event each test is about, never the timeout.
-class OutlivingCgiTest : public ::testing::Test {
+class OutlivingCgiTest : public CgiServerTest {
  protected:
+  OutlivingCgiTest() : CgiServerTest({"--cgi", "/cgi-bin/", "--handler-timeout", "120"}) {}
   void SetUp() override {
-    ASSERT_TRUE(server_.ready()) << server_.error();
-    server_.scratch_dir().make_dir("root/cgi-bin");
-    pids_ = server_.scratch() + "/pids";
+    ASSERT_NO_FATAL_FAILURE(CgiServerTest::SetUp());
     // Silent: no output at all, a child of its own in its group.
     write_program(server_, "cgi-bin/silent.sh",
                   "#!/bin/sh\necho $$ >>" + pids_ + "\nsleep 600 &\necho $! >>" + pids_ + "\nwait\n");
   }
-  ServerProcess server_{{"--cgi", "/cgi-bin/", "--handler-timeout", "120"}};
-  std::string pids_;
+  std::string pids_ = server_.scratch() + "/pids";  // where the programs write their pids
 };
 
 TEST_F(OutlivingCgiTest, ClientHangingUpWhileTheProgramIsSilentStopsItAtOnce) {
@@ -485,8 +483,7 @@ TEST(CgiNeighbourTest, ModuleHelperInTheSameWorkerOutlivesTheCleanUpThatStopsThe
   ASSERT_EQ(get(server, "/cgi-bin/daemonise.sh").status, 200);
   // The response ends after the clean-up: the escapee is gone, the helper is not.
   EXPECT_TRUE(eventually([&] { return all_gone(pids); }, milliseconds(5'000))) << read_file(pids);
-  ProcessInfo info = process_info(helper);
-  EXPECT_TRUE(info.state != '?' && info.state != 'Z') << "the helper was killed: state " << info.state;
+  EXPECT_FALSE(has_exited(helper)) << "the helper was killed: state " << process_info(helper).state;
   ::kill(helper, SIGKILL);
 }
 
