@@ -108,13 +108,17 @@ void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, c
   count_response(status);
 }
 
-void ProcessTable::reap(const std::function<void(const ProcessExit&)>& on_exit) {
+void ProcessTable::reap(const std::function<void(const ProcessExit&)>& on_exit,
+                        const std::function<void(pid_t pid, int status)>& on_other) {
   int status = 0;
   pid_t pid;
   while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
     auto found =
         std::find_if(slots_.begin(), slots_.end(), [pid](const ProcessSlot& s) { return s.pid == pid; });
-    if (found == slots_.end()) continue;
+    if (found == slots_.end()) {
+      on_other(pid, status);
+      continue;
+    }
     int slot = static_cast<int>(found - slots_.begin());
     on_exit({slot, pid, status});
     *found = ProcessSlot{};
