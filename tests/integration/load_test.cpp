@@ -1,6 +1,7 @@
-// Sustained load with ApacheBench: 20 000 requests, 100 at a time, all
-// answered, children reaped as they go, one access-log line each, and
-// nothing left behind afterwards.
+// Sustained load with ApacheBench: 20 000 requests (4 000 under
+// AddressSanitizer, whose every fork copies the page tables of its shadow
+// memory), 100 at a time, all answered, children reaped as they go, one
+// access-log line each, and nothing left behind afterwards.
 // Skipped when `ab` (apache2-utils) is not installed; the test never installs it.
 #include <gtest/gtest.h>
 
@@ -19,7 +20,11 @@
 namespace forkserve::integration {
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kRequests = 4'000;
+#else
 constexpr int kRequests = 20'000;
+#endif
 constexpr int kConcurrency = 100;
 constexpr milliseconds kAbTimeout{100'000};
 constexpr milliseconds kSettleTime{10'000};
@@ -31,7 +36,7 @@ long ab_count(const std::string& report, const std::string& label) {
   return std::stol(match[1]);
 }
 
-TEST(LoadTest, AbTwentyThousandRequestsAllSucceedWithoutLeaks) {
+TEST(LoadTest, AbThousandsOfRequestsAllSucceedWithoutLeaks) {
   std::optional<std::string> ab = find_in_path("ab");
   if (!ab) GTEST_SKIP() << "ab (apache2-utils) is not installed";
   ServerProcess server({"--handler", module_path("hello.so")});  // the harness adds --access-log
