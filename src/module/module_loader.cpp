@@ -44,14 +44,14 @@ LoadedModule start_module(const forkserve_module* module, const std::string& lab
 
 namespace {
 
-// The trial child's exit statuses besides those of a crash.
-constexpr int kTrialUnloads = 0;
+// What the trial child reports before it exits 0: one byte, so that an
+// init() calling exit(0) itself is not taken for a pass. It exits
+// kTrialFailed after writing why it refused the module: one line, which a
+// pipe takes whole without blocking (PIPE_BUF), so the child never waits
+// for the parent to read it.
+constexpr char kTrialUnloads = 'U';
+constexpr char kTrialStaysLoaded = 'S';
 constexpr int kTrialFailed = 1;
-constexpr int kTrialStaysLoaded = 3;
-
-// What the trial child says when it refuses a module: one line, which a pipe
-// takes whole without blocking (PIPE_BUF), so the child never waits for the
-// parent to read it.
 constexpr std::size_t kTrialMessageLimit = 4096;
 
 // dlopen(name) + the entry point + start_module. Errors name `label` once.
@@ -128,7 +128,7 @@ class ModuleTrial {
       : image_(std::move(image)), name_(image_.load_name()), label_(std::move(label)), timeout_(timeout) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-      not_started_ = not_started("pipe");
+      not_started_ = not_started("pipe", errno);
       return;
     }
     report_.reset(fds[0]);
@@ -136,7 +136,7 @@ class ModuleTrial {
     deadline_ = Clock::now() + timeout;
     pid_ = ::fork();
     if (pid_ < 0) {
-      not_started_ = not_started("fork");
+      not_started_ = not_started("fork", errno);
       return;
     }
     if (pid_ == 0) {
@@ -150,8 +150,9 @@ class ModuleTrial {
       finish(loaded);
       // Still there after dlclose(): something pinned it (unique symbols of a
       // module built without hidden visibility, thread_local destructors).
-      void* pinned = ::dlopen(name_.c_str(), RTLD_NOW | RTLD_NOLOAD);
-      ::_exit(pinned ? kTrialStaysLoaded : kTrialUnloads);
+      const char passed = ::dlopen(name_.c_str(), RTLD_NOW | RTLD_NOLOAD) ? kTrialStaysLoaded : kTrialUnloads;
+      (void)!::write(report_write.get(), &passed, 1);
+      ::_exit(0);
     }
   }
   ModuleTrial(const ModuleTrial&) = delete;
@@ -165,13 +166,19 @@ class ModuleTrial {
 
   // How it went, from its wait status.
   TrialVerdict verdict(int status) const {
-    if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialUnloads) return {true, true, {}};
-    if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialStaysLoaded) return {true, false, {}};
-    if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialFailed) {
-      // Written before it exited: all there, or nothing.
-      std::string message(kTrialMessageLimit, '\0');
-      ssize_t got = ::read(report_.get(), message.data(), message.size());
-      if (got > 0) return {false, true, message.substr(0, static_cast<std::size_t>(got))};
+    // Written before it exited: all there, or nothing.
+    std::string report(kTrialMessageLimit, '\0');
+    const ssize_t got = ::read(report_.get(), report.data(), report.size());
+    report.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && report.size() == 1) {
+      if (report[0] == kTrialUnloads) return {true, true, {}};
+      if (report[0] == kTrialStaysLoaded) return {true, false, {}};
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kTrialFailed && !report.empty())
+      return {false, true, report};
+    if (WIFEXITED(status)) {
+      return failed("loading it or its init() ended a trial process: " + describe_wait_status(status) +
+                    " (exit() called?)");
     }
     return failed("loading it or its init() crashed a trial process: " + describe_wait_status(status));
   }
@@ -218,8 +225,8 @@ class ModuleTrial {
   TrialVerdict failed(const std::string& why) const {
     return {false, true, "handler " + label_ + ": " + why};
   }
-  std::string not_started(const char* operation) const {
-    return "handler " + label_ + ": " + operation + " for its trial: " + std::strerror(errno);
+  std::string not_started(const char* operation, int error) const {
+    return "handler " + label_ + ": " + operation + " for its trial: " + std::strerror(error);
   }
 
   ModuleImage image_;
