@@ -60,6 +60,13 @@ class ModuleTrial;  // a module file being proven in a throwaway process
 // trial_exited(), and calls stop_overdue_trial() at trial_deadline(). So a
 // module whose init() is slow or hangs never stops the parent from serving
 // with the module it has.
+//
+// init() runs twice per load: in the trial, which proves it safe, and here,
+// where it builds the state every child and worker inherits. That state
+// (pointers, descriptors) cannot be taken over from the trial's memory, and
+// running init() only here would let one that crashes or hangs take the
+// parent with it. So the parent still spends, once, about as long as the
+// trial's init() took; one that hangs never gets here.
 class HandlerModule {
  public:
   // `path` empty: `loaded` is the built-in or embedded handler, which has no
