@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <random>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -164,19 +165,8 @@ void linger_and_close(int fd) {
 
 RequestRecord* g_record = nullptr;  // this connection's, if the parent keeps one
 
-// Writes the request's access line, or, if a handler closed the log's
-// descriptor, leaves it to the parent (which knows the request from the
-// record) and returns false: this process must end. Async-signal-safe.
-bool write_access_line(int access_log_fd, std::string_view line, int status, unsigned long long body_bytes) {
-  if (g_record != nullptr && ::fcntl(access_log_fd, F_GETFD) < 0 && errno == EBADF) {
-    g_record->status.store(status, std::memory_order_relaxed);
-    g_record->body_bytes.store(body_bytes, std::memory_order_relaxed);
-    return false;  // pending stays set
-  }
-  append_log_line(LogStream::Access, access_log_fd, line);
-  if (g_record != nullptr) g_record->pending.store(0, std::memory_order_release);
-  return true;
-}
+// Drawn before main(), so the parent and every process it forks agree on it.
+const std::uint32_t g_pending_key = std::random_device{}();
 
 // The phase alarm. While the handler runs, SIGALRM is due --handler-timeout
 // seconds after it started, or after the request body is in if that came
@@ -206,10 +196,27 @@ struct PhaseAlarm {
   std::string access_trailer;
   volatile sig_atomic_t active = 0;         // 0: between connections (a worker), the alarm means nothing
   volatile sig_atomic_t response_done = 0;  // the response and its log line are accounted for
+  volatile sig_atomic_t logging = 0;        // writing the access line, which a stalled log can block
   std::atomic<std::int64_t> due_ns{0};      // when the timer goes off (steady clock), 0 if not set
   std::atomic<std::int64_t> write_deadline_ns{0};  // once the head is out
 };
 PhaseAlarm g_alarm;
+
+// Writes the request's access line, or, if a handler closed the log's
+// descriptor, leaves it to the parent (which knows the request from the
+// record) and returns false: this process must end. Async-signal-safe.
+bool write_access_line(int access_log_fd, std::string_view line, int status, unsigned long long body_bytes) {
+  if (g_record != nullptr && ::fcntl(access_log_fd, F_GETFD) < 0 && errno == EBADF) {
+    g_record->status.store(status, std::memory_order_relaxed);
+    g_record->body_bytes.store(body_bytes, std::memory_order_relaxed);
+    return false;  // pending stays set
+  }
+  g_alarm.logging = 1;
+  append_log_line(LogStream::Access, access_log_fd, line);
+  g_alarm.logging = 0;
+  if (g_record != nullptr) g_record->pending.store(0, std::memory_order_release);
+  return true;
+}
 
 std::int64_t steady_now_ns() {
   timespec now{};
@@ -240,7 +247,14 @@ void on_phase_alarm(int) {
     }
   }
   handlers::stop_cgi_program();  // a program still running goes first, and is reaped
-  if (a.response_done) end_child(0);
+  if (a.response_done) {
+    if (a.logging) {  // the log blocked the line past the deadline: lost, and nothing owed by the parent
+      abandon_log_line(LogStream::Access);
+      if (g_record != nullptr) g_record->pending.store(0, std::memory_order_release);
+      count_response(a.writer->status());
+    }
+    end_child(0);
+  }
   int status = 503;
   unsigned long long body_bytes = a.unavailable_body_bytes;
   if (!a.writer->head_sent()) {
@@ -293,7 +307,7 @@ void open_record(RequestRecord* record, const AccessRecord& access) {
   copy(record->referer, sizeof record->referer, access.referer.value_or(""));
   record->has_user_agent = access.user_agent.has_value();
   copy(record->user_agent, sizeof record->user_agent, access.user_agent.value_or(""));
-  record->pending.store(1, std::memory_order_release);
+  record->pending.store(pending_mark(::getpid()), std::memory_order_release);
 }
 
 // Arms the alarm `seconds` from now. The handler is installed once per
@@ -449,6 +463,15 @@ class CgiConnection final : public handlers::CgiExchange {
     return sent(ctx_.writer.write_raw(data, status));
   }
   void log(std::string_view message) override { ctx_.log(message); }
+  // Watched once the whole body is in: before, reading it notices a client
+  // that left, and bytes of the body still unread must not count as leaving.
+  int hangup_fd() const override { return ctx_.body_hidden || ctx_.body->received_all() ? ctx_.fd : -1; }
+  // Recorded like a client that left in the middle of its body: a 400 in the
+  // access line (or the status already sent), one error line at the end.
+  void client_left() override {
+    ctx_.client_error = 400;
+    ctx_.last_error = "client closed the connection before the response was complete; CGI program stopped";
+  }
 
  private:
   bool sent(bool ok) {
@@ -677,5 +700,10 @@ std::chrono::seconds lifetime_limit(const Config& config) {
 }
 
 void end_child(int status) { ::_exit(status); }
+
+std::uint32_t pending_mark(pid_t pid) {
+  std::uint32_t mark = (static_cast<std::uint32_t>(pid) ^ g_pending_key) * 0x9e3779b1U;  // spread the bits
+  return mark == 0 ? 1 : mark;
+}
 
 }  // namespace forkserve

@@ -21,7 +21,7 @@ namespace forkserve {
 // has ended, bounds every length and escapes every byte it writes.
 struct RequestRecord {
   std::atomic<std::uint32_t> serving{0};  // 1 while counted in stats().busy
-  std::atomic<std::uint32_t> pending{0};  // 1 from the parsed head until the access line is out
+  std::atomic<std::uint32_t> pending{0};  // pending_mark() from the parsed head until the access line is out
   std::atomic<std::int32_t> status{0};    // the status sent, 0 until the head went out
   std::atomic<std::uint64_t> body_bytes{0};  // set only when the line is handed to the parent
   std::int64_t started = 0;               // unix seconds
@@ -32,6 +32,13 @@ struct RequestRecord {
   unsigned char has_referer = 0;  // not bool: a handler can write any byte here
   unsigned char has_user_agent = 0;
 };
+
+// What RequestRecord::pending holds while the process `pid` owes its
+// request's access line: derived from the pid and a number drawn when the
+// server starts, so that a handler scribbling over the shared records (0xff,
+// zeros, another slot's bytes) does not make the parent write lines, or blame
+// an exit(), for other processes' requests. Never 0.
+std::uint32_t pending_mark(pid_t pid);
 
 struct Connection {
   int fd = -1;  // the accepted socket, non-blocking; the child owns it

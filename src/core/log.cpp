@@ -3,7 +3,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/uio.h>
-#include <syslog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,7 +65,6 @@ namespace {
 
 bool g_errors_to_syslog = false;
 pid_t g_main_pid = 0;  // 0: not set yet, so this is the main process
-volatile sig_atomic_t g_in_signal_handler = 0;
 
 // How often a failing log is reported, at most.
 constexpr std::int64_t kLossReportInterval = 10;
@@ -119,6 +119,41 @@ char* append_error_prefix(char* out) {
 
 void report_loss(LogStream stream, int error, std::uint64_t lost);
 
+// --syslog: our own datagram socket to /dev/log rather than syslog(3), which
+// is not async-signal-safe (the child's timeout handler logs too) and whose
+// descriptor we could not see.
+int g_syslog_fd = -1;
+constexpr const char* kSyslogPath = "/dev/log";
+
+bool connect_syslog() {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  for (std::size_t i = 0; kSyslogPath[i] != '\0'; ++i) address.sun_path[i] = kSyslogPath[i];
+  return ::connect(g_syslog_fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+}
+
+// One datagram, "<27>Nov 30 07:58:00 forkserve[4711]: message" (RFC 3164:
+// facility daemon, severity err; the time in UTC, which syslog daemons
+// replace with their own). False if it could not be sent. Async-signal-safe.
+bool send_to_syslog(std::string_view escaped_message) {
+  if (g_syslog_fd < 0) return false;
+  char datagram[kMaxErrorLine];
+  char* end = datagram + sizeof datagram;
+  char* out = append_text(datagram, end, "<27>");
+  out = http::append_syslog_time(out, static_cast<std::time_t>(now_seconds()));
+  out = append_text(out, end, " forkserve[");
+  out = append_decimal(out, static_cast<unsigned long long>(::getpid()));
+  out = append_text(out, end, "]: ");
+  out = append_text(out, end, escaped_message);
+  const std::size_t size = static_cast<std::size_t>(out - datagram);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (::send(g_syslog_fd, datagram, size, MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(size)) return true;
+    // The daemon restarted (a new socket at the same path): connect again, once.
+    if ((errno != ECONNREFUSED && errno != ENOTCONN) || !connect_syslog()) return false;
+  }
+  return false;
+}
+
 // The one place an error line is written to standard error.
 void write_error_line(std::string_view escaped_message) {
   char line[kMaxErrorLine];
@@ -157,18 +192,29 @@ bool plausible(std::int64_t since, std::uint64_t count, std::int64_t now) {
   return count / kMostEventsPerSecond <= seconds_since(now, from);
 }
 
+// Reports the lines of `stream` lost since its last report, if that was
+// kLossReportInterval or more ago and there are some. True if some remain
+// unreported (another report is due later).
+bool report_loss_if_due(LogStream stream, std::int64_t now) {
+  LogHealth& health = stats().logs[static_cast<int>(stream)];
+  if (health.unreported.load(std::memory_order_relaxed) == 0) return false;
+  std::int64_t last = health.last_report.load(std::memory_order_relaxed);
+  if (seconds_since(now, last) < static_cast<std::uint64_t>(kLossReportInterval)) return true;
+  if (!health.last_report.compare_exchange_strong(last, now, std::memory_order_relaxed))
+    return true;  // another reports
+  std::uint64_t lost = health.unreported.exchange(0, std::memory_order_relaxed);
+  // A count a handler wrote: the line that brought us here at least was lost.
+  report_loss(stream, health.last_error.load(std::memory_order_relaxed),
+              plausible(last, lost, now) && lost > 0 ? lost : 1);
+  return false;
+}
+
 void count_loss(LogStream stream, int error) {
   LogHealth& health = stats().logs[static_cast<int>(stream)];
   health.lines_lost.fetch_add(1, std::memory_order_relaxed);
+  health.last_error.store(error, std::memory_order_relaxed);
   health.unreported.fetch_add(1, std::memory_order_relaxed);
-  std::int64_t now = now_seconds();
-  std::int64_t last = health.last_report.load(std::memory_order_relaxed);
-  if (seconds_since(now, last) < static_cast<std::uint64_t>(kLossReportInterval)) return;
-  if (!health.last_report.compare_exchange_strong(last, now, std::memory_order_relaxed))
-    return;  // another reports
-  std::uint64_t lost = health.unreported.exchange(0, std::memory_order_relaxed);
-  // A count a handler wrote: this line at least was lost.
-  report_loss(stream, error, plausible(last, lost, now) && lost > 0 ? lost : 1);
+  report_loss_if_due(stream, now_seconds());
 }
 
 void report_loss(LogStream stream, int error, std::uint64_t lost) {
@@ -176,7 +222,8 @@ void report_loss(LogStream stream, int error, std::uint64_t lost) {
   char* end = message + sizeof message;
   char* out = append_text(message, end, kLogNames[static_cast<int>(stream)]);
   out = append_text(out, end, ": write failed (");
-  const char* description = ::strerrordesc_np(error);  // a constant string: async-signal-safe
+  const char* description = error == ETIME ? "its reader took no more for 100 ms"  // a bounded write's limit
+                                            : ::strerrordesc_np(error);  // a constant string: async-signal-safe
   out = append_text(out, end, description ? description : "unknown error");
   out = append_text(out, end, "); ");
   out = append_decimal(out, lost);
@@ -185,15 +232,83 @@ void report_loss(LogStream stream, int error, std::uint64_t lost) {
   std::string_view text(message, static_cast<std::size_t>(out - message));
   if (stream == LogStream::Access && !g_errors_to_syslog) {
     write_error_line(text);
-  } else if (!g_in_signal_handler) {  // syslog(3) is not async-signal-safe
-    ::syslog(LOG_ERR, "%.*s", static_cast<int>(text.size()), text.data());
+  } else {
+    send_to_syslog(text);  // a report that fails is not counted: it would report itself
   }
+}
+
+}  // namespace
+
+namespace {
+
+// The master loop must never block on a log: a reader that stopped reading
+// (a stalled pipe, a terminal paused with Ctrl-S) would stop it accepting,
+// reaping and obeying signals. In the process that called
+// bound_log_writes(), a one-shot timer's signal (handled without SA_RESTART)
+// cuts each write off after kWriteLimit, the line counts as lost, and that
+// log is not tried again for kStallPause, so a stalled log costs the loop at
+// most one such wait a second.
+constexpr long kWriteLimitNs = 100'000'000;
+constexpr std::int64_t kStallPauseNs = 1'000'000'000;
+pid_t g_bounded_pid = 0;
+timer_t g_write_timer{};
+volatile sig_atomic_t g_write_timer_fired = 0;
+std::int64_t g_stalled_until_ns[kLogStreams] = {};  // the bounded process's own, not shared
+
+void on_write_timer(int) { g_write_timer_fired = 1; }
+
+std::int64_t monotonic_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+void set_write_timer(long ns) {
+  itimerspec when{};
+  when.it_value.tv_nsec = ns;
+  ::timer_settime(g_write_timer, 0, &when, nullptr);
+}
+
+}  // namespace
+
+bool bound_log_writes(std::string& error) {
+  struct sigaction action {};
+  action.sa_handler = on_write_timer;
+  action.sa_flags = 0;  // no SA_RESTART: the write returns
+  sigfillset(&action.sa_mask);
+  sigevent event{};
+  event.sigev_notify = SIGEV_SIGNAL;
+  event.sigev_signo = SIGRTMIN;
+  if (::sigaction(SIGRTMIN, &action, nullptr) != 0 || ::timer_create(CLOCK_MONOTONIC, &event, &g_write_timer) != 0) {
+    error = std::string("log writes cannot be bounded in time (") + std::strerror(errno) +
+            "): a log whose reader stops can stall the server";
+    return false;
+  }
+  g_bounded_pid = ::getpid();
+  return true;
+}
+
+namespace {
+
+// Counts the line lost without writing if the bounded process found this
+// log stalled within the last second; else arms the timer. False: skip it.
+bool begin_bounded_write(LogStream stream, bool bounded) {
+  if (!bounded) return true;
+  if (monotonic_ns() < g_stalled_until_ns[static_cast<int>(stream)]) {
+    count_loss(stream, ETIME);
+    return false;
+  }
+  g_write_timer_fired = 0;
+  set_write_timer(kWriteLimitNs);
+  return true;
 }
 
 }  // namespace
 
 bool append_log_line(LogStream stream, int fd, std::string_view line) {
   LogHealth& health = stats().logs[static_cast<int>(stream)];
+  const bool bounded = g_bounded_pid != 0 && ::getpid() == g_bounded_pid;
+  if (!begin_bounded_write(stream, bounded)) return false;
   // Whoever finds the log torn ends the partial line first, in the same write.
   // Exactly 1: any other value is a handler's scribble, not a tear.
   bool repair = health.torn.exchange(0, std::memory_order_relaxed) == 1;
@@ -215,6 +330,10 @@ bool append_log_line(LogStream stream, int fd, std::string_view line) {
       rest[count++] = {static_cast<char*>(parts[i].iov_base) + skip, parts[i].iov_len - skip};
       skip = 0;
     }
+    if (bounded && g_write_timer_fired) {
+      error = ETIME;
+      break;
+    }
     ssize_t n = ::writev(fd, rest, count);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
@@ -223,34 +342,48 @@ bool append_log_line(LogStream stream, int fd, std::string_view line) {
     }
     written += static_cast<std::size_t>(n);
   }
+  if (bounded) {
+    set_write_timer(0);
+    if (error == ETIME) g_stalled_until_ns[static_cast<int>(stream)] = monotonic_ns() + kStallPauseNs;
+  }
   if (written == total) return true;
   if (written > newline || (repair && written == 0)) {
     // A partial line is there (or the one we were to end still is): end it
-    // now, or leave that to the next writer.
-    if (written == 0 || ::write(fd, "\n", 1) != 1) health.torn.store(1, std::memory_order_relaxed);
+    // now (unless the log is stalled), or leave that to the next writer.
+    if (written == 0 || error == ETIME || ::write(fd, "\n", 1) != 1) health.torn.store(1, std::memory_order_relaxed);
   }
   count_loss(stream, error);
   return false;
 }
+
+void abandon_log_line(LogStream stream) {
+  stats().logs[static_cast<int>(stream)].torn.store(1, std::memory_order_relaxed);
+  count_loss(stream, ETIME);
+}
 void set_log_main_process() { g_main_pid = ::getpid(); }
 
-void open_syslog() { ::openlog("forkserve", LOG_PID | LOG_NDELAY, LOG_DAEMON); }
+void open_syslog() {
+  g_syslog_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (g_syslog_fd >= 0) connect_syslog();  // if no daemon listens yet, each message tries again
+}
 
 void send_errors_to_syslog() { g_errors_to_syslog = true; }
 
 void log_error(std::string_view message) {
   std::string escaped = escape_control_bytes(message);
   if (g_errors_to_syslog) {
-    ::syslog(LOG_ERR, "%.*s", static_cast<int>(escaped.size()), escaped.data());
+    if (!send_to_syslog(escaped)) count_loss(LogStream::Error, errno);
     return;
   }
   write_error_line(escaped);
 }
 
 void log_error_signal_safe(std::string_view message) {
-  g_in_signal_handler = 1;
+  if (g_errors_to_syslog) {
+    if (!send_to_syslog(message)) count_loss(LogStream::Error, errno);
+    return;
+  }
   write_error_line(message);
-  g_in_signal_handler = 0;
 }
 
 namespace {
@@ -289,9 +422,10 @@ void log_flood(Flood kind, std::string_view message) {
   if (g_flood_line_hook != nullptr) g_flood_line_hook();
 }
 
-bool flush_floods() {
-  bool pending = false;
+bool flush_log_counts() {
   std::int64_t now = now_seconds();
+  bool pending = false;
+  for (LogStream stream : {LogStream::Access, LogStream::Error}) pending = report_loss_if_due(stream, now) || pending;
   for (int kind = 0; kind < kFloodKinds; ++kind) {
     FloodGate& gate = stats().floods[kind];
     std::int64_t last = gate.second.load(std::memory_order_relaxed);

@@ -17,14 +17,15 @@
 namespace forkserve {
 
 // "2026-11-30T03:47:30.123Z forkserve: " + message + "\n" to standard error,
-// or message alone to syslog after send_errors_to_syslog(). Lines from a
+// or "<27>Nov 30 03:47:30 forkserve[PID]: " + message as one datagram to
+// syslog (/dev/log) after send_errors_to_syslog(). Lines from a
 // process other than the one that called set_log_main_process() (children,
 // workers) say "forkserve[PID]:". `message` is escaped by
 // escape_control_bytes(), so text a client or handler chose cannot start a line.
 void log_error(std::string_view message);
 
 // The same for the child's timeout handler: async-signal-safe; `message` must
-// already be escaped (escape_control_bytes), and it always goes to standard error.
+// already be escaped (escape_control_bytes).
 void log_error_signal_safe(std::string_view message);
 
 // `text` with CR, LF and every other control byte escaped (\n, \r, \t,
@@ -39,20 +40,21 @@ void set_log_main_process();
 // A per-connection failure a client can cause at will: at most one line per
 // second per kind across all processes; the others are counted and the count
 // is added to the next line of that kind ("(and 312 more header timeouts in
-// the last 1 s)"), or written by flush_floods().
+// the last 1 s)"), or written by flush_log_counts().
 void log_flood(Flood kind, std::string_view message);
 
 // Called in the process that writes a flood's line, so that whoever calls
-// flush_floods() can be woken (a worker's parent sleeps otherwise; a child's
-// wakes at its exit anyway). Async-signal-safe, not allocating.
+// flush_log_counts() can be woken (a worker's parent sleeps otherwise; a
+// child's wakes at its exit anyway). Async-signal-safe, not allocating.
 void set_flood_line_hook(void (*hook)());
 
-// Writes the counts of floods whose last line is over a second old. True
-// while some may remain unreported: counted, or a line written this second
+// Writes the counts of floods whose last line is over a second old, and the
+// report of log lines lost that is due (at most one per log per 10 s). True
+// while some may remain unwritten: counted, or a line written this second
 // that others may follow (call again within a second).
-bool flush_floods();
+bool flush_log_counts();
 
-// --syslog. open_syslog() connects at once (LOG_NDELAY), so call it before
+// --syslog. open_syslog() connects to /dev/log at once, so call it before
 // chroot hides /dev/log; send_errors_to_syslog() then diverts log_error()
 // (until then start-up failures still reach the terminal).
 void open_syslog();
@@ -98,6 +100,16 @@ char* append_access_suffix(char* out, int status, unsigned long long body_bytes,
 // Appends one whole line to a log at `fd`; false if it was lost (counted in
 // stats() and reported). Async-signal-safe.
 bool append_log_line(LogStream stream, int fd, std::string_view line);
+
+// From now on this process (the master loop, which must never block) gives
+// up a log write after 100 ms, counting the line lost, and then leaves that
+// log alone for a second. Uses SIGRTMIN. False (and `error`) if it cannot.
+bool bound_log_writes(std::string& error);
+
+// For a process ending in the middle of writing a line (its deadline came
+// while the log blocked it): counts the line lost, and marks the log torn so
+// the next line starts on a line of its own. Async-signal-safe.
+void abandon_log_line(LogStream stream);
 
 // Writes all of `text` to `fd` (start-up lines, --help); false on failure.
 bool write_line(int fd, std::string_view text);

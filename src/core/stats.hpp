@@ -33,6 +33,7 @@ struct LogHealth {
   Counter lines_lost{0};
   Counter unreported{0};                     // lost since the last report
   std::atomic<std::int64_t> last_report{0};  // unix seconds
+  std::atomic<int> last_error{0};             // errno of the last loss, for the next report
   std::atomic<std::uint32_t> torn{0};        // a partial line without its newline ends the file
 };
 

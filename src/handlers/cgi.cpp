@@ -226,19 +226,126 @@ std::vector<std::string> cgi_environment(const CgiRules& rules, const CgiTarget&
 
 namespace {
 
-// The program being run, for stop_cgi_program() (plain values: read in a signal handler).
+// The program being run and its process group, for stop_cgi_program()
+// (plain values: read in a signal handler).
 volatile pid_t g_program = 0;
+volatile pid_t g_group = 0;
+
+// This process's children from before the program started (a worker's
+// module may keep helpers): never the request's to stop. g_spared_unknown:
+// there were more than fit, or /proc could not say, so no child is stopped
+// as an escapee.
+constexpr int kMaxSpared = 32;
+pid_t g_spared[kMaxSpared];
+volatile int g_spared_count = 0;
+volatile sig_atomic_t g_spared_unknown = 0;
 
 void sleep_briefly() {
   timespec pause{0, 10'000'000};  // 10 ms
   ::nanosleep(&pause, nullptr);
 }
 
+// This process's children, from /proc/self/task/<pid>/children (orphans
+// re-parented to a subreaper go to its main thread, whose tid is the pid):
+// how many were stored, -1 if /proc cannot say (a chroot without it).
+// Async-signal-safe: no allocation, no stdio.
+int read_children(pid_t* children, int capacity) {
+  char path[64] = "/proc/self/task/";
+  char* end = path + std::strlen(path);
+  char digits[16];
+  int n = 0;
+  for (pid_t self = ::getpid(); self > 0; self /= 10) digits[n++] = static_cast<char>('0' + self % 10);
+  while (n > 0) *end++ = digits[--n];
+  std::memcpy(end, "/children", sizeof "/children");
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char text[4096];
+  ssize_t size = ::read(fd, text, sizeof text);
+  ::close(fd);
+  if (size < 0) return -1;
+  int count = 0;
+  pid_t value = 0;
+  for (ssize_t i = 0; i < size && count < capacity; ++i) {
+    if (text[i] >= '0' && text[i] <= '9') {
+      value = value * 10 + (text[i] - '0');
+    } else if (value > 0) {
+      children[count++] = value;
+      value = 0;
+    }
+  }
+  // A number at the very end is whole only if the text was: a cut-off pid
+  // would name some other process.
+  if (value > 0 && count < capacity && size < static_cast<ssize_t>(sizeof text)) children[count++] = value;
+  return count;
+}
+
+// Notes the children that are not the coming program's business.
+void remember_spared_children(bool have_children) {
+  g_spared_count = 0;
+  g_spared_unknown = 0;
+  if (!have_children) return;
+  pid_t children[kMaxSpared + 1];
+  int n = read_children(children, kMaxSpared + 1);
+  if (n < 0 || n > kMaxSpared) {
+    g_spared_unknown = 1;
+    return;
+  }
+  std::copy_n(children, n, g_spared);
+  g_spared_count = n;
+}
+
+bool spared(pid_t pid) {
+  for (int i = 0; i < g_spared_count; ++i) {
+    if (g_spared[i] == pid) return true;
+  }
+  return false;
+}
+
+// What the program left outside its group (setsid(), setpgid(): a daemon it
+// started) is still a descendant of ours, and as a child subreaper we get
+// each one once its parent is gone: SIGKILL every child of ours that was not
+// there before the program, reap, and again for the orphans that brings,
+// until none is left. Without any child (the usual case: one waitpid) there
+// is no descendant either, since every orphan comes to us. Bounded, in case a
+// process keeps forking faster than it is stopped. Async-signal-safe.
+void stop_escapees() {
+  constexpr int kMaxRounds = 64;
+  for (int round = 0; round < kMaxRounds && !g_spared_unknown; ++round) {
+    pid_t reaped;
+    while ((reaped = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
+    }
+    if (reaped < 0) return;  // no child at all
+    // Children that reap themselves (a handler set SIGCHLD to SIG_IGN) could
+    // be gone and their pid reused between reading it and signalling it.
+    struct sigaction sigchld {};
+    if (::sigaction(SIGCHLD, nullptr, &sigchld) != 0 || sigchld.sa_handler == SIG_IGN ||
+        (sigchld.sa_flags & SA_NOCLDWAIT) != 0) {
+      return;
+    }
+    pid_t children[256];
+    int count = read_children(children, 256);
+    int stopped = 0;
+    for (int i = 0; i < count; ++i) {
+      if (spared(children[i])) continue;
+      ::kill(children[i], SIGKILL);  // ours until we reap it: the pid cannot be anyone else's
+      children[stopped++] = children[i];
+    }
+    if (stopped == 0) return;  // only spared children, or no /proc: what escaped stays (README)
+    for (int i = 0; i < stopped; ++i) {
+      while (::waitpid(children[i], nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+}
+
 // SIGTERM to the group, up to `term_wait` for the program to go, SIGKILL,
-// then every process of the group that came back to us is reaped.
-// Async-signal-safe. Returns the program's wait status.
-int stop_group(pid_t pid, int status, bool reaped, std::chrono::milliseconds term_wait) {
-  ::kill(-pid, SIGTERM);
+// then every process of the group that came back to us is reaped, then what
+// escaped the group. Async-signal-safe. Returns the program's wait status.
+int stop_group(pid_t pid, pid_t group, int status, bool reaped, std::chrono::milliseconds term_wait) {
+  // Never our own group: if returning to it failed (spawn), only the program is signalled.
+  bool whole_group = ::getpgrp() != group;
+  auto signal = [&](int sig) { ::kill(whole_group ? -group : pid, sig); };
+  signal(SIGTERM);
   for (auto waited = std::chrono::milliseconds(0); !reaped && waited < term_wait;
        waited += std::chrono::milliseconds(10)) {
     if (::waitpid(pid, &status, WNOHANG) == pid) {
@@ -247,13 +354,15 @@ int stop_group(pid_t pid, int status, bool reaped, std::chrono::milliseconds ter
     }
     sleep_briefly();
   }
-  ::kill(-pid, SIGKILL);
+  signal(SIGKILL);
   if (!reaped) ::waitpid(pid, &status, 0);
   // Orphans of the group were re-parented to us (subreaper); SIGKILL leaves
   // them no way to linger, so wait for each.
-  while (::waitpid(-pid, nullptr, 0) > 0 || errno == EINTR) {
+  while (whole_group && (::waitpid(-group, nullptr, 0) > 0 || errno == EINTR)) {
   }
+  stop_escapees();
   g_program = 0;
+  g_group = 0;
   return status;
 }
 
@@ -296,6 +405,7 @@ class Program {
   const CgiTarget& target_;
   CgiExchange& exchange_;
   pid_t pid_ = -1;
+  pid_t group_ = -1;  // its process group (see spawn)
   UniqueFd stdin_, stdout_, stderr_, pidfd_;
   bool reaped_ = false;
   int wait_status_ = 0;
@@ -339,7 +449,6 @@ int Program::spawn(const std::vector<std::string>& env, const std::string& direc
   sigfillset(&all);
   ::posix_spawnattr_setsigmask(&attr, &none);
   ::posix_spawnattr_setsigdefault(&attr, &all);  // the server ignores SIGPIPE; a program must not
-  ::posix_spawnattr_setpgroup(&attr, 0);
   ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   std::vector<char*> argv, envp;
@@ -348,17 +457,38 @@ int Program::spawn(const std::vector<std::string>& env, const std::string& direc
   for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
-  // Whatever the program leaves behind in its group is re-parented to us, to
-  // be reaped; in a worker, what an earlier program's escapees left is reaped now.
+  // Whatever the program leaves behind is re-parented to us, to be reaped
+  // or stopped; in a worker, what an earlier program's escapees left is
+  // reaped now, and the children still running are spared.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  pid_t reaped;
+  while ((reaped = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
   }
+  remember_spared_children(reaped == 0);
+
+  // The program's process group is numbered with this process's own pid:
+  // we make the group, the program joins it, we go back to ours. The parent
+  // knows our pid from fork() (never from memory we could write), so when
+  // it kills us, at its backstop deadline, at shutdown or when it reaps us
+  // after a crash, it kills the group too, and the program and all it
+  // started (short of escaping the group) die with us. PR_SET_PDEATHSIG
+  // would need a fork+exec of our own instead of posix_spawn and reaches
+  // the program alone, not its children. Where we cannot make the group (a
+  // session leader, as under some inetd setups), the program leads its own.
+  const pid_t self = ::getpid();
+  const pid_t home = ::getpgrp();
+  const bool numbered = home != self && ::setpgid(0, 0) == 0;
+  ::posix_spawnattr_setpgroup(&attr, numbered ? self : 0);
+
   pid_t pid = -1;
   int error = ::posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  if (numbered) ::setpgid(0, home);
   ::posix_spawn_file_actions_destroy(&actions);
   ::posix_spawnattr_destroy(&attr);
   if (error != 0) return error;
   pid_ = pid;
+  group_ = numbered ? self : pid;
+  g_group = group_;
   g_program = pid;
   // A descriptor that polls readable when the program exits (Linux 5.3; glibc
   // 2.36's <sys/pidfd.h> lacks extern "C", hence the raw call). Without it the
@@ -486,17 +616,21 @@ CgiOutcome Program::relay() {
       outcome_ = CgiOutcome{CgiOutcome::Kind::Failed, 0, "reading the request body failed", {}};
       break;
     }
-    pollfd fds[4];
+    pollfd fds[5];
     std::size_t count = 0;
-    auto add = [&](const UniqueFd& fd, short events) -> pollfd* {
-      if (!fd) return nullptr;
-      fds[count] = {fd.get(), events, 0};
+    auto add = [&](int fd, short events) -> pollfd* {
+      if (fd < 0) return nullptr;
+      fds[count] = {fd, events, 0};
       return &fds[count++];
     };
-    pollfd* in = stdin_ ? add(stdin_, POLLOUT) : nullptr;
-    pollfd* out = add(stdout_, POLLIN);
-    pollfd* err = add(stderr_, POLLIN);
-    pollfd* exited = reaped_ ? nullptr : add(pidfd_, POLLIN);
+    pollfd* in = add(stdin_.get(), POLLOUT);
+    pollfd* out = add(stdout_.get(), POLLIN);
+    pollfd* err = add(stderr_.get(), POLLIN);
+    pollfd* exited = reaped_ ? nullptr : add(pidfd_.get(), POLLIN);
+    // The client hanging up (end of input after the whole request, or a
+    // reset): only POLLRDHUP is asked for, so bytes it sent after the
+    // request do not wake us.
+    pollfd* client = add(exchange_.hangup_fd(), POLLRDHUP);
     // Once the program has exited, only what is already in the pipe counts:
     // a process it left behind holding standard output does not keep us waiting.
     auto timeout = reaped_ ? std::chrono::milliseconds(0) : std::chrono::milliseconds(-1);
@@ -537,6 +671,10 @@ CgiOutcome Program::relay() {
         stdout_.reset();
       }
     }
+    if (!outcome_ && client && (client->revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+      exchange_.client_left();
+      outcome_ = CgiOutcome{CgiOutcome::Kind::Failed, 0, "the client left", {}};
+    }
   }
   if (!outcome_) finish_output();
   return *outcome_;
@@ -567,7 +705,7 @@ void Program::end(bool wait) {
     }
   }
   bool exited_by_itself = reaped_;
-  wait_status_ = stop_group(pid_, wait_status_, reaped_, kTermWait);
+  wait_status_ = stop_group(pid_, group_, wait_status_, reaped_, kTermWait);
   if (!exited_by_itself) {
     if (wait) exchange_.log(target_.argv.back() + ": still running after its response; stopped");
   } else if (!WIFEXITED(wait_status_) || WEXITSTATUS(wait_status_) != 0) {
@@ -622,7 +760,8 @@ CgiOutcome run_cgi(const CgiRules& rules, const CgiTarget& target,
 
 void stop_cgi_program() {
   pid_t pid = g_program;
-  if (pid > 0) stop_group(pid, 0, false, std::chrono::milliseconds(kTermWait));
+  pid_t group = g_group;
+  if (pid > 0 && group > 0) stop_group(pid, group, 0, false, std::chrono::milliseconds(kTermWait));
 }
 
 }  // namespace forkserve::handlers

@@ -4,12 +4,15 @@
 // to the client, its standard error to the error log.
 //
 // The program is started with posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK),
-// so no page tables are copied) in a process group of its own, with exactly
-// descriptors 0-2, default signal dispositions, an empty signal mask and the
-// script's directory as working directory. The serving process is a child
-// subreaper, so that whatever the program leaves behind in its group comes
-// back to it and is reaped. Deadlines are the connection's phase alarm, which
-// calls stop_cgi_program() before it answers.
+// so no page tables are copied) in a process group of its own, numbered with
+// the serving process's pid so that the parent can kill it with that process
+// (master/process_table.cpp), with exactly descriptors 0-2, default signal
+// dispositions, an empty signal mask and the script's directory as working
+// directory. The serving process is a child subreaper, so that whatever the
+// program leaves behind, in its group or escaped from it, comes back to it
+// and is stopped and reaped when the request ends. Deadlines are the
+// connection's phase alarm, which calls stop_cgi_program() before it
+// answers; the client hanging up stops the program at once.
 #pragma once
 
 #include <span>
@@ -76,14 +79,20 @@ class CgiExchange {
   virtual bool write_raw(std::string_view data, int status) = 0;
   // One line to the error log (the exchange names the request).
   virtual void log(std::string_view message) = 0;
+  // The client's socket, watched for the client hanging up while the program
+  // runs; -1 while the request body is still arriving (reading it notices).
+  virtual int hangup_fd() const = 0;
+  // The client hung up: the program is stopped, the exchange says so.
+  virtual void client_left() = 0;
 };
 
 struct CgiOutcome {
   enum class Kind {
     Done,           // the response went out (or the client went away: already logged)
     Failed,         // answer `status` if nothing was sent yet (0: the body could not be
-                    // read, the exchange knows why); `reason` was logged unless the
-                    // exchange reported it (reading the body, sending the response)
+                    // read or the client left, the exchange knows why); `reason` was
+                    // logged unless the exchange reported it (reading the body,
+                    // sending the response, the client leaving)
     LocalRedirect,  // serve `location` instead, as a GET
   };
   Kind kind = Kind::Done;

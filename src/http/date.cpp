@@ -310,4 +310,19 @@ char* append_rfc3339(char* out, std::time_t t, int milliseconds) {
   return out;
 }
 
+char* append_syslog_time(char* out, std::time_t t) {
+  const CivilTime c = to_civil(t);
+  for (char ch : kMonthNames[static_cast<std::size_t>(c.month - 1)]) *out++ = ch;
+  *out++ = ' ';
+  *out++ = c.day < 10 ? ' ' : static_cast<char>('0' + c.day / 10);
+  *out++ = static_cast<char>('0' + c.day % 10);
+  const int parts[3] = {c.hour, c.minute, c.second};
+  for (int i = 0; i < 3; ++i) {
+    *out++ = i == 0 ? ' ' : ':';
+    *out++ = static_cast<char>('0' + parts[i] / 10);
+    *out++ = static_cast<char>('0' + parts[i] % 10);
+  }
+  return out;
+}
+
 }  // namespace forkserve::http

@@ -24,4 +24,9 @@ std::string format_log_date(std::time_t t);
 constexpr std::size_t kRfc3339Size = 24;
 char* append_rfc3339(char* out, std::time_t t, int milliseconds);
 
+// The RFC 3164 syslog timestamp of `t` in UTC, "Nov  3 07:58:00", written at
+// `out` (kSyslogTimeSize bytes); returns the new end. Async-signal-safe.
+constexpr std::size_t kSyslogTimeSize = 15;
+char* append_syslog_time(char* out, std::time_t t);
+
 }  // namespace forkserve::http

@@ -17,7 +17,7 @@
 namespace forkserve {
 namespace {
 
-constexpr auto kFloodFlush = std::chrono::seconds(1);
+constexpr auto kLogCountsFlush = std::chrono::seconds(1);
 
 class MasterLoop {
  public:
@@ -38,6 +38,7 @@ class MasterLoop {
       return 1;
     }
     signals_.install();
+    if (!bound_log_writes(error)) log_error(error);
     make_parent_cheap_to_fork();  // the module's init() has run
     if (!policy_->start()) return 1;
     announce();
@@ -50,7 +51,7 @@ class MasterLoop {
       }
       WaitPlan plan = policy_->plan(now);
       // While flood counts may wait to be written, wake within a second.
-      if (floods_pending_) plan.until = std::min(plan.until.value_or(Deadline::max()), now + kFloodFlush);
+      if (counts_pending_) plan.until = std::min(plan.until.value_or(Deadline::max()), now + kLogCountsFlush);
       // A module on trial: wake to stop it at its deadline.
       if (std::optional<Deadline> due = module.trial_deadline())
         plan.until = std::min(plan.until.value_or(Deadline::max()), *due);
@@ -129,7 +130,7 @@ class MasterLoop {
       HandlerModule::Reload outcome = context_.module.reload(message);
       if (outcome != HandlerModule::Reload::Trying) reload_ended(outcome, message);
     }
-    floods_pending_ = flush_floods();  // the count after the last line of a flood
+    counts_pending_ = flush_log_counts();  // the count after the last line of a flood, lines lost
   }
 
   void reload_ended(HandlerModule::Reload outcome, const std::string& message) {
@@ -174,7 +175,7 @@ class MasterLoop {
   std::vector<pollfd> poll_fds_;
   std::vector<std::pair<pid_t, int>> others_;  // reaped children not in the table, and their statuses
   bool stopping_ = false;
-  bool floods_pending_ = false;
+  bool counts_pending_ = false;
 };
 
 }  // namespace

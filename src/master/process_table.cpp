@@ -14,6 +14,21 @@
 #include "core/stats.hpp"
 
 namespace forkserve {
+namespace {
+
+// Signals a process the parent started and the process group numbered with
+// its pid, which holds the CGI program it runs, if any (handlers/cgi.cpp):
+// so the program and what it started end with it. The pid is the parent's
+// own record of fork()'s return, never anything from the shared mapping;
+// until the process is reaped no other process can hold that number, so a
+// group with it can only be one the process made.
+void signal_with_group(pid_t pid, int sig) {
+  if (pid <= 0) return;
+  ::kill(-pid, sig);
+  ::kill(pid, sig);
+}
+
+}  // namespace
 
 constexpr std::size_t kLabelSize = 124;
 struct ProcessTable::SharedSlot {
@@ -75,8 +90,17 @@ RequestRecord& ProcessTable::request(int slot) { return shared_[slot].request; }
 
 bool ProcessTable::ended_cleanly(const ProcessExit& exit) const {
   // exit(0) from a handler mid-request is no clean end.
-  return WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0 &&
-         shared_[exit.slot].request.pending.load(std::memory_order_acquire) == 0;
+  return WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0 && !owes_access_line(exit);
+}
+
+bool ProcessTable::owes_access_line(const ProcessExit& exit) const {
+  std::uint32_t pending = shared_[exit.slot].request.pending.load(std::memory_order_acquire);
+  if (pending == 0) return false;
+  if (pending == pending_mark(exit.pid)) return true;
+  // Neither: a handler scribbled on the record. A process that died may have
+  // done it mid-request, and gets its line from what the record holds; one
+  // that ended cleanly was another's victim, and owes nothing.
+  return !(WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0);
 }
 
 void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, const LogFiles& logs,
@@ -86,7 +110,8 @@ void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, c
     stats().busy.fetch_sub(1, std::memory_order_relaxed);  // it died before taking itself off
   }
   if (!stopping && !ended_cleanly(exit)) stats().handler_crashes.fetch_add(1, std::memory_order_relaxed);
-  if (request.pending.exchange(0, std::memory_order_acquire) == 0) return;
+  if (!owes_access_line(exit)) return;
+  request.pending.store(0, std::memory_order_relaxed);
   // The access line the process did not write, from what it recorded: the
   // request, and the status sent (500 if none); the size "-". Every field is
   // bounded here, and format_access_line escapes every byte.
@@ -110,11 +135,18 @@ void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, c
 
 void ProcessTable::reap(const std::function<void(const ProcessExit&)>& on_exit,
                         const std::function<void(pid_t pid, int status)>& on_other) {
-  int status = 0;
-  pid_t pid;
-  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+  while (true) {
+    // Looked at before it is reaped (WNOWAIT): while it is a zombie its pid
+    // still numbers only its own group, so what is left of that group (a CGI
+    // program of a child that crashed or was killed) is killed first.
+    siginfo_t exited{};
+    if (::waitid(P_ALL, 0, &exited, WEXITED | WNOHANG | WNOWAIT) != 0 || exited.si_pid <= 0) break;
+    const pid_t pid = exited.si_pid;
     auto found =
         std::find_if(slots_.begin(), slots_.end(), [pid](const ProcessSlot& s) { return s.pid == pid; });
+    if (found != slots_.end()) ::kill(-pid, SIGKILL);
+    int status = 0;
+    if (::waitpid(pid, &status, 0) != pid) break;
     if (found == slots_.end()) {
       on_other(pid, status);
       continue;
@@ -153,8 +185,12 @@ Deadline ProcessTable::kill_overdue(Deadline now, const std::function<std::strin
     if (process.pid <= 0) continue;
     if (process.kill_at <= now) {
       if (std::string why = process.killed ? "" : overdue(i); process.killed || !why.empty()) {
-        if (!why.empty()) log_error(why + "; killing it");
-        ::kill(process.pid, SIGKILL);
+        if (!why.empty()) {
+          log_error(why + "; killing it");
+          // Its own deadlines did not end it: a handler that outlived them.
+          stats().timeouts[static_cast<int>(TimeoutPhase::Handler)].fetch_add(1, std::memory_order_relaxed);
+        }
+        signal_with_group(process.pid, SIGKILL);
         process.killed = true;
         process.kill_at = now + kTermWait;  // if it is still listed then, try again
       }
@@ -166,7 +202,7 @@ Deadline ProcessTable::kill_overdue(Deadline now, const std::function<std::strin
 
 void ProcessTable::signal_all(int sig) const {
   for (const ProcessSlot& process : slots_) {
-    if (process.pid > 0) ::kill(process.pid, sig);
+    signal_with_group(process.pid, sig);
   }
 }
 

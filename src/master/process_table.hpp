@@ -61,6 +61,8 @@ class ProcessTable {
 
   // Exited 0, and not in the middle of a request (a handler's exit(0)).
   bool ended_cleanly(const ProcessExit& exit) const;
+  // The process ended before writing its request's access line.
+  bool owes_access_line(const ProcessExit& exit) const;
   // Counts the exit (a crash, unless `stopping`; busy) and writes the
   // access line of a request whose process ended before writing it.
   void account_exit(const ProcessExit& exit, const Config& config, const LogFiles& logs, bool stopping);
@@ -69,7 +71,9 @@ class ProcessTable {
   // Reaps every child that has exited; `on_exit` sees each of ours while its
   // slot still holds what it reported, before the slot is freed. Children
   // that are not in the table (a module's trial process; orphans, as PID 1
-  // in a container) go to `on_other` with their wait status.
+  // in a container) go to `on_other` with their wait status. What is left of
+  // the process group numbered with one of ours (the CGI program it ran) is
+  // SIGKILLed first.
   void reap(const std::function<void(const ProcessExit&)>& on_exit,
             const std::function<void(pid_t pid, int status)>& on_other);
 
@@ -77,12 +81,12 @@ class ProcessTable {
   // a process that did not end cleanly; `noun` is "child" or "worker".
   std::string describe(const ProcessExit& exit, std::string_view noun);
 
-  // SIGKILLs every process whose kill_at has passed and for which `overdue`
-  // gives a reason (logged with it; empty: spare it), and again kTermWait
-  // later while it is still listed. Returns the earliest kill_at still ahead
-  // (Deadline::max(): none).
+  // SIGKILLs (with its CGI program's group, see reap) every process whose kill_at has passed and for which
+  // `overdue` gives a reason (logged with it; empty: spare it), and again kTermWait later while it is still
+  // listed. Returns the earliest kill_at still ahead (Deadline::max(): none).
   Deadline kill_overdue(Deadline now, const std::function<std::string(int slot)>& overdue);
 
+  // Signals every process, and the CGI program each runs.
   void signal_all(int sig) const;
 
  private:

@@ -375,6 +375,114 @@ TEST_F(HostileCgiTest, NothingIsLeftBehindAfterHostilePrograms) {
   EXPECT_TRUE(eventually([&] { return serving_processes(server_.pid()).empty(); }, milliseconds(5'000)));
 }
 
+// --- programs outliving their request -------------------------------------------------
+
+// A --handler-timeout far beyond every bound below: what stops these programs
+// must be the event each test is about, never the timeout.
+class OutlivingCgiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.ready()) << server_.error();
+    server_.scratch_dir().make_dir("root/cgi-bin");
+    pids_ = server_.scratch() + "/pids";
+    // Silent: no output at all, a child of its own in its group.
+    write_program(server_, "cgi-bin/silent.sh",
+                  "#!/bin/sh\necho $$ >>" + pids_ + "\nsleep 600 &\necho $! >>" + pids_ + "\nwait\n");
+  }
+  ServerProcess server_{{"--cgi", "/cgi-bin/", "--handler-timeout", "120"}};
+  std::string pids_;
+};
+
+TEST_F(OutlivingCgiTest, ClientHangingUpWhileTheProgramIsSilentStopsItAtOnce) {
+  Client client(server_.port());
+  ASSERT_TRUE(client.send("GET /cgi-bin/silent.sh HTTP/1.0\r\n\r\n"));
+  ASSERT_TRUE(pids_written(pids_, 2));
+  client.close();
+  EXPECT_TRUE(eventually([&] { return all_gone(pids_); }, milliseconds(5'000))) << read_file(pids_);
+  EXPECT_TRUE(eventually([&] { return serving_processes(server_.pid()).empty(); }, milliseconds(5'000)));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return count_lines_containing(server_.stderr_text(),
+                                      "client closed the connection before the response") == 1;
+      },
+      milliseconds(5'000)))
+      << server_.stderr_text();
+  EXPECT_TRUE(eventually(
+      [&] {
+        return count_lines_containing(read_file(server_.access_log_path()),
+                                      "\"GET /cgi-bin/silent.sh HTTP/1.0\" 400 ") == 1;
+      },
+      milliseconds(5'000)))
+      << read_file(server_.access_log_path());
+}
+
+// Only the client's end of input counts as leaving, not bytes it sends after
+// its request: the program still answers.
+TEST_F(OutlivingCgiTest, BytesAfterTheRequestDoNotCountAsTheClientLeaving) {
+  write_program(server_, "cgi-bin/slow.sh",
+                "#!/bin/sh\nsleep 0.3\nprintf 'Content-Type: text/plain\\n\\nanswered'\n");
+  Client client(server_.port());
+  ASSERT_TRUE(client.send("GET /cgi-bin/slow.sh HTTP/1.0\r\n\r\nnot part of any request"));
+  HttpReply reply = client.read_reply();
+  EXPECT_EQ(reply.status, 200) << reply.summary();
+  EXPECT_EQ(reply.body, "answered");
+}
+
+// The parent kills a serving process it gave up on (the backstop, or
+// shutdown) with the group it put its program in: nothing of the program is
+// left running.
+TEST_F(OutlivingCgiTest, ProgramDiesWithTheServingProcessWhenThatIsKilled) {
+  Client client(server_.port());
+  ASSERT_TRUE(client.send("GET /cgi-bin/silent.sh HTTP/1.0\r\n\r\n"));
+  ASSERT_TRUE(pids_written(pids_, 2));
+  std::vector<pid_t> serving = serving_processes(server_.pid());
+  ASSERT_EQ(serving.size(), 1U);
+  ASSERT_EQ(::kill(serving[0], SIGKILL), 0);
+  EXPECT_TRUE(eventually([&] { return all_gone(pids_); }, milliseconds(5'000))) << read_file(pids_);
+  EXPECT_EQ(get(server_, "/cgi-bin/no-such-program").status, 404);  // the server serves on
+}
+
+// A program that leaves its process group (setsid: a daemon it starts) is
+// still the request's: it is stopped when the request ends.
+TEST_F(OutlivingCgiTest, ProcessThatEscapedWithSetsidIsStoppedWhenTheRequestEnds) {
+  if (!find_in_path("setsid")) GTEST_SKIP() << "no setsid (util-linux)";
+  write_program(server_, "cgi-bin/daemonise.sh",
+                "#!/bin/sh\nsetsid sh -c 'echo $$ >>" + pids_ +
+                    "; exec sleep 600' </dev/null >/dev/null 2>&1 &\n" + "while [ ! -s " + pids_ +
+                    " ]; do sleep 0.01; done\n" + "printf 'Content-Type: text/plain\\n\\nstarted'\n");
+  HttpReply reply = get(server_, "/cgi-bin/daemonise.sh");
+  ASSERT_EQ(reply.status, 200) << reply.summary();
+  EXPECT_EQ(reply.body, "started");
+  ASSERT_TRUE(pids_written(pids_, 1));
+  EXPECT_TRUE(eventually([&] { return all_gone(pids_); }, milliseconds(5'000))) << read_file(pids_);
+  EXPECT_TRUE(eventually([&] { return count_zombie_children(server_.pid()) == 0; }, milliseconds(5'000)));
+}
+
+// Stopping what a program left behind never reaches a process the serving
+// process had before the program: here a helper its module keeps in the
+// worker (one worker, so the module and the program share it).
+TEST(CgiNeighbourTest, ModuleHelperInTheSameWorkerOutlivesTheCleanUpThatStopsTheProgramsEscapee) {
+  if (!find_in_path("setsid")) GTEST_SKIP() << "no setsid (util-linux)";
+  ServerProcess server(
+      {"--workers", "1", "--handler", fixture_path("keeps_helper.so"), "--cgi", "/cgi-bin/"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  server.scratch_dir().make_dir("root/cgi-bin");
+  std::string pids = server.scratch() + "/pids";
+  write_program(server, "cgi-bin/daemonise.sh",
+                "#!/bin/sh\nsetsid sh -c 'echo $$ >>" + pids +
+                    "; exec sleep 600' </dev/null >/dev/null 2>&1 &\n" + "while [ ! -s " + pids +
+                    " ]; do sleep 0.01; done\n" + "printf 'Content-Type: text/plain\\n\\nstarted'\n");
+  HttpReply started = get(server, "/helper");
+  ASSERT_EQ(started.status, 200) << started.summary();
+  pid_t helper = std::stoi(started.body);
+  ASSERT_EQ(get(server, "/cgi-bin/daemonise.sh").status, 200);
+  // The response ends after the clean-up: the escapee is gone, the helper is not.
+  EXPECT_TRUE(eventually([&] { return all_gone(pids); }, milliseconds(5'000))) << read_file(pids);
+  ProcessInfo info = process_info(helper);
+  EXPECT_TRUE(info.state != '?' && info.state != 'Z') << "the helper was killed: state " << info.state;
+  ::kill(helper, SIGKILL);
+}
+
 // --- Python: wsgiref.handlers.CGIHandler -------------------------------------------
 
 constexpr std::string_view kWsgiApp = R"(

@@ -224,6 +224,28 @@ TEST(CrashIsolationTest, HandlerScribblingOnSharedMemoryCannotHurtTheParent) {
   }
 }
 
+// A scribble reaches every slot of the shared table, so also the record of
+// a process that has written its line and lingers (or, a worker, waits):
+// when that one ends, the parent must neither write a second line for its
+// request nor blame it for an exit() mid-request.
+TEST(CrashIsolationTest, ScribbleGivesNoOtherRequestASecondLineOrTheBlame) {
+  ServerProcess server({"--handler", fixture_path("crashes.so")});
+  ASSERT_TRUE(server.ready()) << server.error();
+  // Answered without its body being read: its process then lingers, its line written.
+  Client lingering(server.port());
+  ASSERT_TRUE(lingering.send("POST /lingering HTTP/1.0\r\nContent-Length: 100000\r\n\r\nsome"));
+  EXPECT_EQ(lingering.read_reply().body, "alive\n");
+  exchange(server.port(), "GET /scribble HTTP/1.0\r\n\r\n");
+  lingering.close();
+  EXPECT_EQ(exchange(server.port(), "GET /after HTTP/1.0\r\n\r\n").body, "alive\n");
+  EXPECT_EQ(server.stop().code, 0);  // every worker, scribbled slot or not, ends now
+  const std::string log = read_file(server.access_log_path());
+  EXPECT_EQ(lines_of(log).size(), 3U) << log.substr(0, 3000);
+  EXPECT_EQ(count_lines_containing(log, "\"POST /lingering HTTP/1.0\" 200 6"), 1U) << log.substr(0, 3000);
+  EXPECT_EQ(count_lines_containing(server.stderr_text(), "before its response was logged"), 0U)
+      << server.stderr_text();
+}
+
 // A handler can block or cancel its child's alarm; the parent's own deadline
 // for the whole child (the sum of the phase timeouts, the linger and 5 s)
 // still ends it.

@@ -65,16 +65,21 @@ bool can_unshare_mounts() {
   return probe.status.exited && probe.status.code == 0;
 }
 
+// Runs the server in a mount namespace whose /dev is `dev`, where `syslog` listens.
+ProcessLimits with_dev(const TempDir& dev) {
+  ProcessLimits through;
+  through.exec_through = {
+      *find_in_path("unshare"), "--mount", "sh", "-c", "mount --bind \"$0\" /dev && exec \"$@\"", dev.path()};
+  return through;
+}
+
 TEST(SyslogTest, ErrorMessagesGoToSyslogAsDaemonErrWithThePid) {
   if (!can_unshare_mounts())
     GTEST_SKIP() << "needs root and unshare --mount, to put a fake /dev/log in place";
   TempDir dev;
   FakeSyslog syslog(dev.path() + "/log");
   ASSERT_TRUE(syslog.bound()) << dev.path();
-  ProcessLimits through;
-  through.exec_through = {
-      *find_in_path("unshare"), "--mount", "sh", "-c", "mount --bind \"$0\" /dev && exec \"$@\"", dev.path()};
-  ServerProcess server({"--handler", fixture_path("throws.so"), "--syslog"}, through);
+  ServerProcess server({"--handler", fixture_path("throws.so"), "--syslog"}, with_dev(dev));
   ASSERT_TRUE(server.ready()) << server.error();
 
   ASSERT_EQ(exchange(server.port(), "GET /fails HTTP/1.0\r\n\r\n").status, 500);
@@ -91,6 +96,24 @@ TEST(SyslogTest, ErrorMessagesGoToSyslogAsDaemonErrWithThePid) {
   EXPECT_EQ(found, 1U) << "syslog received " << messages.size() << " messages";
   EXPECT_EQ(count_lines_containing(server.stderr_text(), kHandlerMessage), 0U)
       << "also in the error log: " << server.stderr_text();
+}
+
+// The timeout's line is written from the child's signal handler: it goes to
+// syslog too, not to an error log nobody reads under --daemon --syslog.
+TEST(SyslogTest, HandlerTimeoutLineAlsoGoesToSyslog) {
+  if (!can_unshare_mounts())
+    GTEST_SKIP() << "needs root and unshare --mount, to put a fake /dev/log in place";
+  TempDir dev;
+  FakeSyslog syslog(dev.path() + "/log");
+  ASSERT_TRUE(syslog.bound()) << dev.path();
+  ServerProcess server({"--handler", fixture_path("slow.so"), "--syslog", "--handler-timeout", "1"}, with_dev(dev));
+  ASSERT_TRUE(server.ready()) << server.error();
+  EXPECT_EQ(exchange(server.port(), "GET /slow?ms=3000 HTTP/1.0\r\n\r\n").status, 503);
+  std::vector<std::string> messages = syslog.receive_until("handler timeout", kSettles);
+  ASSERT_FALSE(messages.empty());
+  EXPECT_TRUE(messages.back().starts_with("<27>")) << messages.back();
+  EXPECT_NE(messages.back().find("handler timeout"), std::string::npos) << messages.back();
+  EXPECT_EQ(count_lines_containing(server.stderr_text(), "handler timeout"), 0U) << server.stderr_text();
 }
 
 }  // namespace

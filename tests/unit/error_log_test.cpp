@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -133,6 +134,57 @@ TEST(LogLoss, WriteToAClosedPipeIsCountedAndReportedOnceWithinTenSeconds) {
   EXPECT_EQ(health.unreported.load(), 1U) << "the second loss waits for the next report";
 }
 
+// Lines lost after a report are not forgotten when no loss follows: the
+// parent's flush reports them once their 10 s are over.
+TEST(LogLoss, LinesLostSinceTheLastReportAreReportedWhenTheirTimeComes) {
+  ::signal(SIGPIPE, SIG_IGN);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[0]);
+  LogHealth& health = stats().logs[static_cast<int>(LogStream::Access)];
+  health.last_report.store(0);
+  health.unreported.store(0);
+  for (FloodGate& gate : stats().floods) {  // only the loss report is due
+    gate.second.store(0);
+    gate.suppressed.store(0);
+  }
+  CapturedStderr err;
+  for (int i = 0; i < 5; ++i) append_log_line(LogStream::Access, fds[1], "a line\n");
+  ::close(fds[1]);
+  EXPECT_TRUE(flush_log_counts()) << "four lines wait for their report";
+  EXPECT_EQ(count_lines(err.text()), 1U) << err.text();
+  health.last_report.fetch_sub(10);  // ten seconds pass
+  EXPECT_FALSE(flush_log_counts());
+  std::string text = err.text();
+  EXPECT_EQ(count_lines(text), 2U) << text;
+  EXPECT_NE(text.find("access log: write failed (Broken pipe); 4 lines lost since the last report"), std::string::npos)
+      << text;
+}
+
+// The master loop's writes give up on a log whose reader stopped, instead of
+// blocking it, and count the line lost.
+TEST(LogLoss, BoundedWriteToAFullPipeGivesUpAndCountsTheLine) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::fcntl(fds[1], F_SETPIPE_SZ, 4096);
+  std::string page(4096, 'x');
+  ASSERT_EQ(::write(fds[1], page.data(), page.size()), 4096);  // full; the write end stays blocking
+  pid_t child = ::fork();
+  if (child == 0) {  // bounded writes are per process: try it in one of its own
+    std::string error;
+    if (!bound_log_writes(error)) ::_exit(2);
+    std::uint64_t before = stats().logs[0].lines_lost.load();
+    bool written = append_log_line(LogStream::Access, fds[1], "blocked line\n");
+    bool skipped = !append_log_line(LogStream::Access, fds[1], "next line\n");  // stalled: not even tried
+    ::_exit(!written && skipped && stats().logs[0].lines_lost.load() == before + 2 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
 TEST(LogLoss, WholeLineIsWrittenAndNothingCountedWhenTheLogWorks) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
@@ -166,7 +218,7 @@ TEST(Floods, OneLineASecondPerKindAndTheRestCountedInTheNextLine) {
   CapturedStderr err;
   for (int i = 0; i < 800; ++i) log_flood(Flood::HeaderTimeout, "client timeout: request head incomplete");
   gate.second.fetch_sub(3);  // three seconds pass
-  EXPECT_TRUE(flush_floods()) << "its line is of this second: more may come in it";
+  EXPECT_TRUE(flush_log_counts()) << "its line is of this second: more may come in it";
   std::string text = err.text();
   EXPECT_GE(count_lines(text), 2U) << text;
   EXPECT_LE(count_lines(text), 3U) << text;  // if the clock ticked during the loop
@@ -184,7 +236,7 @@ TEST(Floods, CountWaitsUntilItsSecondIsOver) {
     gate.second.store(0);
     log_flood(Flood::ClientReset, "reset");
     log_flood(Flood::ClientReset, "reset");
-    pending = gate.second.load() == std::time(nullptr) && flush_floods();
+    pending = gate.second.load() == std::time(nullptr) && flush_log_counts();
   }
   EXPECT_TRUE(pending) << "its second is not over yet";
   EXPECT_EQ(gate.suppressed.load(), 1U);
@@ -204,7 +256,7 @@ TEST(Floods, ScribbledGateIsDroppedNotReported) {
     gate.second.store(second);
     gate.suppressed.store(~std::uint64_t{0});
     CapturedStderr err;
-    EXPECT_TRUE(flush_floods());
+    EXPECT_TRUE(flush_log_counts());
     std::string text = err.text();
     EXPECT_EQ(count_lines(text), 1U) << text;
     EXPECT_NE(text.find("an overwritten count of body timeouts, dropped\n"), std::string::npos) << text;

@@ -29,6 +29,12 @@ TEST(HttpDate, FormatsTheRfcExample) {
   EXPECT_EQ(format_http_date(kRfcExample), "Sun, 06 Nov 1994 08:49:37 GMT");
 }
 
+TEST(SyslogTime, IsRfc3164WithTheDayPaddedBySpace) {
+  char out[kSyslogTimeSize];
+  EXPECT_EQ(std::string_view(out, append_syslog_time(out, 784111777)), "Nov  6 08:49:37");
+  EXPECT_EQ(std::string_view(out, append_syslog_time(out, 1796019596)), "Nov 30 06:19:56");
+}
+
 TEST(HttpDate, FormatsTheEpoch) { EXPECT_EQ(format_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT"); }
 
 TEST(HttpDate, FormatsLeapDays) {
