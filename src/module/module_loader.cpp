@@ -140,6 +140,7 @@ class ModuleTrial {
       return;
     }
     if (pid_ == 0) {
+      ::setpgid(0, 0);  // a group of its own, with whatever its init() starts: all ended with it
       close_all_but({report_write.get(), image_.descriptor()});
       LoadedModule loaded = open_module(name_, label_, arg);
       if (!loaded.module) {
@@ -154,6 +155,7 @@ class ModuleTrial {
       (void)!::write(report_write.get(), &passed, 1);
       ::_exit(0);
     }
+    ::setpgid(pid_, pid_);  // as the child does: its group exists for a kill from now on
   }
   ModuleTrial(const ModuleTrial&) = delete;
   ModuleTrial& operator=(const ModuleTrial&) = delete;
@@ -164,8 +166,10 @@ class ModuleTrial {
   Deadline deadline() const { return deadline_; }
   const ModuleImage& image() const { return image_; }
 
-  // How it went, from its wait status.
+  // How it went, from its wait status (it has been reaped). What it started
+  // and left behind is killed: a trial leaves no process.
   TrialVerdict verdict(int status) const {
+    ::kill(-pid_, SIGKILL);
     // Written before it exited: all there, or nothing.
     std::string report(kTrialMessageLimit, '\0');
     const ssize_t got = ::read(report_.get(), report.data(), report.size());
@@ -205,11 +209,13 @@ class ModuleTrial {
         break;
       }
     }
-    if (!ended) ::kill(pid_, SIGKILL);
+    if (!ended) ::kill(-pid_, SIGKILL);
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
-    return ended ? verdict(status) : overdue();
+    if (ended) return verdict(status);
+    ::kill(-pid_, SIGKILL);
+    return overdue();
   }
 
   // Loads the module here, after it passed.
@@ -350,7 +356,7 @@ HandlerModule::Reload HandlerModule::stop_overdue_trial(std::string& message) {
 
 void HandlerModule::kill_trial() {
   if (!trial_) return;
-  ::kill(trial_->pid(), SIGKILL);
+  ::kill(-trial_->pid(), SIGKILL);  // its group: with what its init() started
   killed_.push_back(trial_->pid());
   trial_.reset();
 }
