@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cctype>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "integration/http_client.hpp"
@@ -24,9 +26,10 @@ class ReloadTrialTest : public ::testing::Test {
  protected:
   // Serves hello.so from `live`, with the ARG slow_init.so will be started
   // with once it is deployed there: sleep `init_ms` in init().
-  void start(int init_ms, std::vector<std::string> extra = {}) {
+  void start(int init_ms, std::vector<std::string> extra = {}, std::string_view arg_tail = "") {
     install_new_build(module_path("hello.so"), live);
-    std::vector<std::string> args{"--handler", live + ":" + std::to_string(init_ms) + "," + inits};
+    std::vector<std::string> args{"--handler",
+                                  live + ":" + std::to_string(init_ms) + "," + inits + std::string(arg_tail)};
     args.insert(args.end(), extra.begin(), extra.end());
     server.emplace(args);
     ASSERT_TRUE(server->ready()) << server->error();
@@ -39,13 +42,22 @@ class ReloadTrialTest : public ::testing::Test {
   std::vector<pid_t> trials() const {
     std::vector<pid_t> pids;
     for (const std::string& line : lines_of(read_file(inits))) {
-      if (!line.empty() && std::stoi(line) != server->pid()) pids.push_back(std::stoi(line));
+      if (!line.empty() && std::isdigit(line[0]) && std::stoi(line) != server->pid())
+        pids.push_back(std::stoi(line));
+    }
+    return pids;
+  }
+  // Helper processes slow_init's init() started (ARG ending ",helper").
+  std::vector<pid_t> helpers() const {
+    std::vector<pid_t> pids;
+    for (const std::string& line : lines_of(read_file(inits))) {
+      if (line.starts_with("helper ")) pids.push_back(std::stoi(line.substr(7)));
     }
     return pids;
   }
   bool parent_ran_init() const {
     for (const std::string& line : lines_of(read_file(inits))) {
-      if (!line.empty() && std::stoi(line) == server->pid()) return true;
+      if (!line.empty() && std::isdigit(line[0]) && std::stoi(line) == server->pid()) return true;
     }
     return false;
   }
@@ -62,6 +74,8 @@ class ReloadTrialTest : public ::testing::Test {
   std::size_t sighup_lines() const { return count_lines_containing(server->stderr_text(), "SIGHUP"); }
 
   static bool gone(pid_t pid) { return process_info(pid).state == '?'; }
+  // Not running: gone, or a zombie its new parent has yet to reap.
+  static bool ended(pid_t pid) { return gone(pid) || process_info(pid).state == 'Z'; }
 
   TempDir dir;
   const std::string live = dir.path() + "/live.so";
@@ -139,6 +153,18 @@ TEST_F(ReloadTrialTest, TrialPastInitTimeoutIsKilledLoggedOnceAndTheOldModuleSer
   server->signal(SIGINT);
   ExitStatus status = server->wait_for_exit(milliseconds(20'000));
   EXPECT_TRUE(status.exited && status.code == 0) << describe(status) << "\n" << server->stderr_text();
+}
+
+TEST_F(ReloadTrialTest, ProcessesATrialsInitStartedEndWithTheTrial) {
+  ASSERT_NO_FATAL_FAILURE(start(30'000, {"--init-timeout", "1"}, ",helper"));
+  const pid_t trial = reload_slow_module();
+  ASSERT_GT(trial, 0);
+  ASSERT_TRUE(eventually([&] { return !helpers().empty(); }, kSettle));
+  const pid_t helper = helpers().front();
+  EXPECT_FALSE(ended(helper));  // it would sleep a minute
+  ASSERT_TRUE(eventually([&] { return sighup_lines() == 1; }, kSettle)) << server->stderr_text();
+  EXPECT_TRUE(eventually([&] { return gone(trial) && ended(helper); }, kSettle))
+      << "helper " << helper << " state " << process_info(helper).state;
 }
 
 // At start-up the trial is waited for (nothing is served yet), within the same bound.
