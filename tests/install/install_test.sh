@@ -41,6 +41,7 @@ fail() {
 # sets $port from its start-up line and $pid; waits at most 20 s.
 start_server() {
   local out=$tmp/server.${#servers[@]}.out
+  : >"$out"  # now: the server's own redirection may come after the first look
   "$@" --host 127.0.0.1 --port 0 >"$out" 2>&1 &
   pid=$!
   servers+=("$pid")
