@@ -285,6 +285,12 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) {
        return set_int(c.handler_timeout, v, 1, kMaxSeconds, "a number of seconds");
      }},
+    {"init-timeout", "SECONDS", "10",
+     "time a new handler module may take to load and run its init() in its trial process (at start-up and on "
+     "SIGHUP); then it is refused",
+     [](Config& c, std::string_view v) {
+       return set_int(c.init_timeout, v, 1, kMaxSeconds, "a number of seconds");
+     }},
     {"max-request-line", "BYTES", "8192", "longest request line (then 414)",
      [](Config& c, std::string_view v) {
        return set_int(c.max_request_line, v, 16, 1 << 20, "a byte count");

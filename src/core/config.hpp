@@ -44,6 +44,7 @@ struct Config {
   int body_timeout = 30;    // seconds, from the end of the head
   int write_timeout = 300;  // seconds, from the first byte of the response
   int handler_timeout = 60; // seconds the handler may run before its child is stopped
+  int init_timeout = 10;    // seconds a module's trial (loading, init()) may take
   int grace = 10;           // seconds in-flight children get at shutdown
   unsigned long long max_body_bytes = 1ULL << 30;
   int max_request_line = 8 * 1024;

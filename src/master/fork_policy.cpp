@@ -134,13 +134,9 @@ void ForkPolicy::on_exit(const ProcessExit& exit) {
   if (!context_.table.ended_cleanly(exit)) log_error(context_.table.describe(exit, "child"));
 }
 
-void ForkPolicy::reload() {
-  std::string message;
-  HandlerModule::Reload outcome = context_.module.reload(message);
-  log_error(message);
-  if (outcome != HandlerModule::Reload::Failed) stats().reloads.fetch_add(1, std::memory_order_relaxed);
+void ForkPolicy::reloaded(bool replaced) {
   context_.module.commit();  // children forked from now on run it
-  if (outcome == HandlerModule::Reload::Replaced) make_parent_cheap_to_fork();
+  if (replaced) make_parent_cheap_to_fork();
 }
 
 }  // namespace forkserve

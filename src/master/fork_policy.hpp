@@ -17,7 +17,7 @@ class ForkPolicy : public ProcessPolicy {
   WaitPlan plan(Deadline now) override;
   void on_listener_ready(int listener_fd) override;
   void on_exit(const ProcessExit& exit) override;
-  void reload() override;
+  void reloaded(bool replaced) override;
   void stop() override {}
   const char* waiting_for() const override { return "request(s)"; }
   bool terminate_after_grace() const override { return true; }

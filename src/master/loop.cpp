@@ -4,7 +4,9 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
+#include "core/stats.hpp"
 #include "master/fork_policy.hpp"
 #include "master/parent_memory.hpp"
 #include "master/policy.hpp"
@@ -42,9 +44,17 @@ class MasterLoop {
     announce();
     while (signals_.stop_requests() == 0 && !policy_->gave_up()) {
       Deadline now = Clock::now();
+      HandlerModule& module = context_.module;
+      if (std::optional<Deadline> due = module.trial_deadline(); due && now >= *due) {
+        std::string message;
+        reload_ended(module.stop_overdue_trial(message), message);
+      }
       WaitPlan plan = policy_->plan(now);
       // While flood counts may wait to be written, wake within a second.
       if (counts_pending_) plan.until = std::min(plan.until.value_or(Deadline::max()), now + kLogCountsFlush);
+      // A module on trial: wake to stop it at its deadline.
+      if (std::optional<Deadline> due = module.trial_deadline())
+        plan.until = std::min(plan.until.value_or(Deadline::max()), *due);
       wait(plan.accept, plan.until);
     }
     shut_down();
@@ -88,11 +98,23 @@ class MasterLoop {
 
   void act_on_signals() {
     // Exits first: before any new process can take a freed slot.
-    if (signals_.take_child_exited())
-      table_.reap([this](const ProcessExit& exit) {
-        policy_->on_exit(exit);  // first: it tells a clean exit by the request still pending
-        table_.account_exit(exit, context_.config, context_.logs, stopping_);
-      });
+    if (signals_.take_child_exited()) {
+      others_.clear();
+      table_.reap(
+          [this](const ProcessExit& exit) {
+            policy_->on_exit(exit);  // first: it tells a clean exit by the request still pending
+            table_.account_exit(exit, context_.config, context_.logs, stopping_);
+          },
+          [this](pid_t pid, int status) {
+            others_.push_back({pid, status});
+          });
+      // Not the policy's: a module's trial (its end is the reload's), or an orphan.
+      for (const auto& [pid, status] : others_) {
+        std::string message;
+        if (std::optional<HandlerModule::Reload> outcome = context_.module.trial_exited(pid, status, message))
+          reload_ended(*outcome, message);
+      }
+    }
     if (signals_.take_reopen()) {
       // Processes reopen theirs before their next connection: the generation
       // goes up before the parent's own files are reopened.
@@ -101,12 +123,26 @@ class MasterLoop {
       if (!context_.logs.reopen(error)) log_error(error);
       policy_->logs_reopened();
     }
-    if (signals_.take_reload() && !stopping_) policy_->reload();
+    if (signals_.take_reload() && !stopping_) {
+      // Only starts the new module's trial when it changed; serving goes on
+      // meanwhile, and the trial's end (reaped above) finishes the reload.
+      std::string message;
+      HandlerModule::Reload outcome = context_.module.reload(message);
+      if (outcome != HandlerModule::Reload::Trying) reload_ended(outcome, message);
+    }
     counts_pending_ = flush_log_counts();  // the count after the last line of a flood, lines lost
+  }
+
+  void reload_ended(HandlerModule::Reload outcome, const std::string& message) {
+    log_error(message);
+    if (outcome == HandlerModule::Reload::Failed || stopping_) return;
+    stats().reloads.fetch_add(1, std::memory_order_relaxed);
+    policy_->reloaded(outcome == HandlerModule::Reload::Replaced);
   }
 
   void shut_down() {
     stopping_ = true;
+    context_.module.stop_trials();  // a module on trial will never be needed
     policy_->stop();
     listeners_.clear();  // refuse new connections at once
     const int stops = signals_.stop_requests();
@@ -137,6 +173,7 @@ class MasterLoop {
   MasterContext context_;
   std::unique_ptr<ProcessPolicy> policy_;
   std::vector<pollfd> poll_fds_;
+  std::vector<std::pair<pid_t, int>> others_;  // reaped children not in the table, and their statuses
   bool stopping_ = false;
   bool counts_pending_ = false;
 };

@@ -58,8 +58,10 @@ class ProcessPolicy {
   virtual void on_listener_ready(int listener_fd) = 0;
   // A process of ours ended (its slot still describes it).
   virtual void on_exit(const ProcessExit& exit) = 0;
-  // SIGHUP: reload the module, as this model applies it.
-  virtual void reload() = 0;
+  // A SIGHUP's reload ended well (the loop ran the module's trial, logged
+  // the outcome, counted it): the module is `replaced` (uncommitted: see
+  // HandlerModule) or unchanged. Apply it as this model does.
+  virtual void reloaded(bool replaced) = 0;
   // SIGUSR1, after the parent reopened its own logs.
   virtual void logs_reopened() {}
   // The policy's own reason to stop the server (exit status), if any.

@@ -133,7 +133,8 @@ void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, c
   count_response(status);
 }
 
-void ProcessTable::reap(const std::function<void(const ProcessExit&)>& on_exit) {
+void ProcessTable::reap(const std::function<void(const ProcessExit&)>& on_exit,
+                        const std::function<void(pid_t pid, int status)>& on_other) {
   while (true) {
     // Looked at before it is reaped (WNOWAIT): while it is a zombie its pid
     // still numbers only its own group, so what is left of that group (a CGI
@@ -146,7 +147,10 @@ void ProcessTable::reap(const std::function<void(const ProcessExit&)>& on_exit) 
     if (found != slots_.end()) ::kill(-pid, SIGKILL);
     int status = 0;
     if (::waitpid(pid, &status, 0) != pid) break;
-    if (found == slots_.end()) continue;
+    if (found == slots_.end()) {
+      on_other(pid, status);
+      continue;
+    }
     int slot = static_cast<int>(found - slots_.begin());
     on_exit({slot, pid, status});
     *found = ProcessSlot{};

@@ -70,10 +70,12 @@ class ProcessTable {
 
   // Reaps every child that has exited; `on_exit` sees each of ours while its
   // slot still holds what it reported, before the slot is freed. Children
-  // that are not ours (as PID 1 in a container) are reaped silently. What is
-  // left of the process group numbered with one of ours (the CGI program it
-  // ran) is SIGKILLed first.
-  void reap(const std::function<void(const ProcessExit&)>& on_exit);
+  // that are not in the table (a module's trial process; orphans, as PID 1
+  // in a container) go to `on_other` with their wait status. What is left of
+  // the process group numbered with one of ours (the CGI program it ran) is
+  // SIGKILLed first.
+  void reap(const std::function<void(const ProcessExit&)>& on_exit,
+            const std::function<void(pid_t pid, int status)>& on_other);
 
   // "worker 4711 (GET /crash) killed by signal 11 (Segmentation fault)", for
   // a process that did not end cleanly; `noun` is "child" or "worker".

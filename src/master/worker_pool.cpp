@@ -69,20 +69,12 @@ void WorkerPool::retire_sets_before(unsigned generation) {
   std::erase_if(sets_, [generation](const WorkerSet& set) { return set.generation < generation; });
 }
 
-void WorkerPool::reload() {
-  HandlerModule& module = context_.module;
-  if (switching()) {
-    // The set still booting never served: the newer module replaces it, and
-    // the module to go back to, should that one fail, stays the serving one.
-    sets_.pop_back();
-    module.rollback();
-  }
-  std::string message;
-  HandlerModule::Reload outcome = module.reload(message);
-  log_error(message);
-  if (outcome != HandlerModule::Reload::Failed) stats().reloads.fetch_add(1, std::memory_order_relaxed);
-  // Unchanged too: a SIGHUP restarts the workers, fresh from the parent.
-  if (outcome != HandlerModule::Reload::Failed && !start_set()) module.rollback();
+void WorkerPool::reloaded(bool) {
+  // The set still booting never served: a set for the newer module replaces
+  // it (the module kept to go back to, should that fail, stays the serving
+  // set's). Unchanged too: a SIGHUP restarts the workers, fresh from the parent.
+  if (switching()) sets_.pop_back();
+  if (!start_set()) context_.module.rollback();
 }
 
 WaitPlan WorkerPool::plan(Deadline now) {

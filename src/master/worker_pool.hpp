@@ -32,7 +32,7 @@ class WorkerPool : public ProcessPolicy {
   void on_own_fd() override;
   void on_listener_ready(int listener_fd) override;
   void on_exit(const ProcessExit& exit) override;
-  void reload() override;
+  void reloaded(bool replaced) override;
   void logs_reopened() override;
   std::optional<int> gave_up() const override { return gave_up_; }
   void stop() override;

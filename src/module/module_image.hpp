@@ -39,6 +39,8 @@ class ModuleImage {
   std::uint64_t digest() const { return digest_; }
   // True when the loader opens the private copy, false when the file itself.
   bool is_private() const { return static_cast<bool>(memfd_); }
+  // The private copy's descriptor (-1: none), which load_name() names.
+  int descriptor() const { return memfd_.get(); }
 
   // A name dlopen() reaches the module by and that no library loaded now has
   // (the dynamic loader hands back a loaded library when a name matches):

@@ -154,14 +154,14 @@ int start_and_serve(const Config& config, const forkserve_module* embedded) {
       // --handler wins over an embedded handler too; drop the unused object so
       // every fork() does not copy it.
       if (embedded && embedded->fini) embedded->fini();
-      loaded = load_module(handler_path, config.handler_arg);
+      loaded = load_module(handler_path, config.handler_arg, std::chrono::seconds(config.init_timeout));
     } else if (embedded) {
       loaded = start_module(embedded, "embedded", "");
     } else {
       loaded = start_builtin(config.root);
     }
     if (!loaded.module) return fail(loaded.error);
-    module.emplace(std::move(loaded), handler_path, config.handler_arg);
+    module.emplace(std::move(loaded), handler_path, config.handler_arg, std::chrono::seconds(config.init_timeout));
   }
 
   std::vector<Listener> listeners;

@@ -131,6 +131,15 @@ TEST_F(DeployTest, ModuleWhoseInitAbortsIsRefusedNamingTheSignal) {
   expect_old_module_kept(*server, "signal 6");
 }
 
+// Exit status 0 from a trial is not a pass: only the trial's own report is.
+TEST_F(DeployTest, ModuleWhoseInitCallsExitIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(start("exit"));
+  ASSERT_NO_FATAL_FAILURE(rename_into_place(dir, read_file(fixture_path("bad_init.so")), live));
+  // Under LeakSanitizer, exit() may end in its leak report instead.
+  expect_old_module_kept(*server,
+                         FORKSERVE_SANITIZED ? "a trial process: " : "ended a trial process: exit status 0");
+}
+
 // `cp new.so live.so` rewrites the very file the server has loaded. Nothing
 // running may notice: the request in flight finishes, later ones get the old
 // module until SIGHUP, which then finds the change although the inode is the

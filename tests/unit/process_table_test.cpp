@@ -12,6 +12,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <utility>
+#include <vector>
 
 namespace forkserve {
 namespace {
@@ -97,12 +99,31 @@ TEST_F(ProcessTableTest, ProcessThatDiedLeavesNoProgramRunningOnceReaped) {
   siginfo_t exited{};  // wait until it has exited, without reaping it
   ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(serving.pid), &exited, WEXITED | WNOWAIT), 0);
   int reaped = 0;
-  table_.reap([&](const ProcessExit& exit) {
-    EXPECT_EQ(exit.pid, serving.pid);
-    ++reaped;
-  });
+  table_.reap(
+      [&](const ProcessExit& exit) {
+        EXPECT_EQ(exit.pid, serving.pid);
+        ++reaped;
+      },
+      [](pid_t pid, int) { ADD_FAILURE() << "reaped " << pid << " as not in the table"; });
   EXPECT_EQ(reaped, 1);
   EXPECT_TRUE(ended(serving.program));
+}
+
+// A child not in the table (a module's trial process) is reaped too, and its
+// wait status goes to whoever started it.
+TEST_F(ProcessTableTest, ChildNotInTheTableIsReapedWithItsStatusHandedOn) {
+  const pid_t other = ::fork();
+  ASSERT_GE(other, 0);
+  if (other == 0) ::_exit(7);
+  siginfo_t exited{};  // wait until it has exited, without reaping it
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(other), &exited, WEXITED | WNOWAIT), 0);
+  std::vector<std::pair<pid_t, int>> others;
+  table_.reap([](const ProcessExit& exit) { ADD_FAILURE() << "reaped " << exit.pid << " as ours"; },
+              [&](pid_t pid, int status) { others.emplace_back(pid, status); });
+  ASSERT_EQ(others.size(), 1U);
+  EXPECT_EQ(others[0].first, other);
+  EXPECT_TRUE(WIFEXITED(others[0].second) && WEXITSTATUS(others[0].second) == 7);
+  EXPECT_EQ(::waitpid(other, nullptr, WNOHANG), -1);  // gone: no zombie left
 }
 
 }  // namespace
