@@ -197,6 +197,7 @@ struct PhaseAlarm {
   volatile sig_atomic_t active = 0;         // 0: between connections (a worker), the alarm means nothing
   volatile sig_atomic_t response_done = 0;  // the response and its log line are accounted for
   volatile sig_atomic_t logging = 0;        // writing the access line, which a stalled log can block
+  volatile sig_atomic_t last_words = 0;     // the alarm's handler is writing its lines (see on_phase_alarm)
   std::atomic<std::int64_t> due_ns{0};      // when the timer goes off (steady clock), 0 if not set
   std::atomic<std::int64_t> write_deadline_ns{0};  // once the head is out
 };
@@ -234,8 +235,36 @@ void set_alarm_in(std::int64_t ns) {
   ::setitimer(ITIMER_REAL, &timer, nullptr);
 }
 
+// What the alarm's handler writes (a timeout line, the access line) can
+// block on a stalled log too, and no later deadline of the process's own
+// would end that: the handler first gives itself kLastWords, with the alarm
+// set again and let through. Should it go off, the process ends at once: the
+// line being written counts as lost (the parent's flush reports it), and an
+// access line not yet begun is left to the parent.
+constexpr std::int64_t kLastWordsNs = 1'000'000'000;
+
+void begin_last_words() {
+  g_alarm.last_words = 1;
+  set_alarm_in(kLastWordsNs);
+  sigset_t alarm;
+  sigemptyset(&alarm);
+  sigaddset(&alarm, SIGALRM);
+  ::sigprocmask(SIG_UNBLOCK, &alarm, nullptr);
+}
+
+[[noreturn]] void end_after_blocked_last_words() {
+  if (g_alarm.logging) {
+    abandon_log_line(LogStream::Access);
+    if (g_record != nullptr) g_record->pending.store(0, std::memory_order_release);
+    end_child(0);
+  }
+  abandon_log_line(LogStream::Error);
+  end_child(g_record != nullptr && g_record->pending.load() != 0 ? kExitLineLeftToParent : 0);
+}
+
 void on_phase_alarm(int) {
   const PhaseAlarm& a = g_alarm;
+  if (a.last_words) end_after_blocked_last_words();
   if (!a.active) return;
   // The alarm set for the handler, while the response is being written: not yet.
   std::int64_t write_deadline = a.write_deadline_ns.load(std::memory_order_relaxed);
@@ -252,13 +281,20 @@ void on_phase_alarm(int) {
       abandon_log_line(LogStream::Access);
       if (g_record != nullptr) g_record->pending.store(0, std::memory_order_release);
       count_response(a.writer->status());
+    } else if (g_record != nullptr && g_record->pending.load() != 0) {
+      // Held elsewhere (an error line on a stalled log) before its access line.
+      g_record->status.store(a.writer->status(), std::memory_order_relaxed);
+      g_record->body_bytes.store(a.writer->body_bytes(), std::memory_order_relaxed);
+      end_child(kExitLineLeftToParent);
     }
     end_child(0);
   }
+  begin_last_words();
   int status = 503;
   unsigned long long body_bytes = a.unavailable_body_bytes;
   if (!a.writer->head_sent()) {
     write_line(a.client_fd, a.unavailable_response);
+    if (g_record != nullptr) g_record->status.store(503, std::memory_order_relaxed);  // should the parent log it
     stats().timeouts[static_cast<int>(TimeoutPhase::Handler)].fetch_add(1, std::memory_order_relaxed);
     log_error_signal_safe(a.handler_timeout_line);
   } else {
@@ -271,7 +307,7 @@ void on_phase_alarm(int) {
   char* line = g_alarm.access_line.data();
   char* end = append_access_suffix(line + a.access_prefix_length, status, body_bytes, a.access_trailer);
   bool logged = write_access_line(a.access_log_fd, {line, static_cast<std::size_t>(end - line)}, status, body_bytes);
-  if (!logged) end_child(kExitLogDescriptorGone);  // the parent counts the response with its line
+  if (!logged) end_child(kExitLineLeftToParent);  // the parent counts the response with its line
   count_response(status);
   end_child(0);
 }
@@ -683,7 +719,7 @@ int serve_connection(const Connection& connection, const Config& config, const f
                                   ctx.writer.status(), ctx.writer.body_bytes());
   if (logged) count_response(ctx.writer.status());  // else the parent counts it with the line it writes
   if (!ctx.writer.aborted() && !request_read_to_end) linger_and_close(connection.fd);
-  if (!logged) end_child(kExitLogDescriptorGone);
+  if (!logged) end_child(kExitLineLeftToParent);
   return 0;
 }
 

@@ -78,9 +78,9 @@ std::chrono::seconds lifetime_limit(const Config& config);
 // timeout handler alike.
 [[noreturn]] void end_child(int status);
 
-// The exit status of a process whose handler closed the access log's
-// descriptor: it left the request's access line to the parent (see
-// RequestRecord) and ended, since it can log nothing more.
-constexpr int kExitLogDescriptorGone = 3;
+// The exit status of a process that left its request's access line to the
+// parent (see RequestRecord) and ended: its handler closed the access log's
+// descriptor, or a stalled log held the process past its deadline.
+constexpr int kExitLineLeftToParent = 3;
 
 }  // namespace forkserve

@@ -28,11 +28,15 @@ bool write_line(int fd, std::string_view text) {
 }
 
 bool LogFiles::open_onto(const std::string& path, int fd, std::string& error) {
-  int opened = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  // O_NONBLOCK: a FIFO nobody reads fails at once (ENXIO) instead of holding
+  // the opener, the parent on SIGUSR1 among them, until a reader comes.
+  // Writes block again afterwards, as the processes sharing it expect.
+  int opened = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
   if (opened < 0) {
-    error = "open " + path + ": " + std::strerror(errno);
+    error = "open " + path + ": " + (errno == ENXIO ? std::string("a FIFO that no process reads") : std::strerror(errno));
     return false;
   }
+  ::fcntl(opened, F_SETFL, ::fcntl(opened, F_GETFL) & ~O_NONBLOCK);
   if (fd < 0) {
     access_fd_ = opened;  // first opening: keep the number it got
     return true;
@@ -130,7 +134,10 @@ bool connect_syslog() {
 // facility daemon, severity err; the time in UTC, which syslog daemons
 // replace with their own). False if it could not be sent. Async-signal-safe.
 bool send_to_syslog(std::string_view escaped_message) {
-  if (g_syslog_fd < 0) return false;
+  if (g_syslog_fd < 0) {  // without --syslog: the error log's own losses, reported here as they come
+    g_syslog_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (g_syslog_fd < 0 || !connect_syslog()) return false;
+  }
   char datagram[kMaxErrorLine];
   char* end = datagram + sizeof datagram;
   char* out = append_text(datagram, end, "<27>");
@@ -257,9 +264,13 @@ std::int64_t monotonic_ns() {
   return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
 }
 
+// Goes off after `ns`, then every 10 ms until disarmed (0): should it go off
+// between the check of g_write_timer_fired and writev(), the next one still
+// interrupts the write.
 void set_write_timer(long ns) {
   itimerspec when{};
   when.it_value.tv_nsec = ns;
+  if (ns != 0) when.it_interval.tv_nsec = 10'000'000;
   ::timer_settime(g_write_timer, 0, &when, nullptr);
 }
 
@@ -278,6 +289,10 @@ bool bound_log_writes(std::string& error) {
             "): a log whose reader stops can stall the server";
     return false;
   }
+  sigset_t timer_signal;  // a mask inherited with it blocked would void the limit
+  sigemptyset(&timer_signal);
+  sigaddset(&timer_signal, SIGRTMIN);
+  ::sigprocmask(SIG_UNBLOCK, &timer_signal, nullptr);
   g_bounded_pid = ::getpid();
   return true;
 }
@@ -351,8 +366,11 @@ bool append_log_line(LogStream stream, int fd, std::string_view line) {
 }
 
 void abandon_log_line(LogStream stream) {
-  stats().logs[static_cast<int>(stream)].torn.store(1, std::memory_order_relaxed);
-  count_loss(stream, ETIME);
+  LogHealth& health = stats().logs[static_cast<int>(stream)];
+  health.torn.store(1, std::memory_order_relaxed);
+  health.lines_lost.fetch_add(1, std::memory_order_relaxed);
+  health.last_error.store(ETIME, std::memory_order_relaxed);
+  health.unreported.fetch_add(1, std::memory_order_relaxed);  // reported by the parent's flush
 }
 void set_log_main_process() { g_main_pid = ::getpid(); }
 

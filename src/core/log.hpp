@@ -107,8 +107,10 @@ bool append_log_line(LogStream stream, int fd, std::string_view line);
 bool bound_log_writes(std::string& error);
 
 // For a process ending in the middle of writing a line (its deadline came
-// while the log blocked it): counts the line lost, and marks the log torn so
-// the next line starts on a line of its own. Async-signal-safe.
+// while the log blocked it): counts the line lost, to be reported by the
+// parent's flush_log_counts() (writing the report here could block too), and
+// marks the log torn so the next line starts on a line of its own.
+// Async-signal-safe.
 void abandon_log_line(LogStream stream);
 
 // Writes all of `text` to `fd` (start-up lines, --help); false on failure.

@@ -109,7 +109,8 @@ void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, c
   if (request.serving.exchange(0, std::memory_order_relaxed) != 0) {
     stats().busy.fetch_sub(1, std::memory_order_relaxed);  // it died before taking itself off
   }
-  if (!stopping && !ended_cleanly(exit)) stats().handler_crashes.fetch_add(1, std::memory_order_relaxed);
+  const bool left_line = WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == kExitLineLeftToParent;
+  if (!stopping && !ended_cleanly(exit) && !left_line) stats().handler_crashes.fetch_add(1, std::memory_order_relaxed);
   if (!owes_access_line(exit)) return;
   request.pending.store(0, std::memory_order_relaxed);
   // The access line the process did not write, from what it recorded: the
@@ -124,7 +125,7 @@ void ProcessTable::account_exit(const ProcessExit& exit, const Config& config, c
                       text(request.request_line, sizeof request.request_line), status, 0};
   // The size is known only from a process that handed its line over; any
   // other's is what a crashing handler may have scribbled.
-  if (WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == kExitLogDescriptorGone) {
+  if (WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == kExitLineLeftToParent) {
     record.body_bytes = request.body_bytes.load(std::memory_order_relaxed);
   }
   if (request.has_referer != 0) record.referer = text(request.referer, sizeof request.referer);
@@ -168,8 +169,9 @@ std::string ProcessTable::describe(const ProcessExit& exit, std::string_view nou
   if (WIFSIGNALED(exit.status)) {
     int sig = WTERMSIG(exit.status);
     message += " killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
-  } else if (WEXITSTATUS(exit.status) == kExitLogDescriptorGone) {
-    message += " ended: its handler closed the access log's descriptor (access line written by the parent)";
+  } else if (WEXITSTATUS(exit.status) == kExitLineLeftToParent) {
+    message += " left its access line to the parent: its handler closed the log's descriptor, or a stalled log"
+               " held it past its deadline";
   } else if (WEXITSTATUS(exit.status) == 0) {
     message += " exited with status 0 before its response was logged (exit() in the handler?)";
   } else {

@@ -299,7 +299,7 @@ TEST(CrashIsolationTest, HandlerClosingEveryDescriptorCostsOnlyItsOwnRequest) {
       },
       kLogLineAppears))
       << read_file(server.access_log_path());
-  EXPECT_EQ(count_lines_containing(server.stderr_text(), "closed the access log's descriptor"),
+  EXPECT_EQ(count_lines_containing(server.stderr_text(), "left its access line to the parent"),
             static_cast<std::size_t>(rounds))
       << server.stderr_text();
 }

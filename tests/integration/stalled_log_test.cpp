@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -48,6 +49,85 @@ TEST(StalledLogTest, ParentNeverBlocksOnAnAccessLogNobodyReads) {
   EXPECT_GE(count_lines_containing(err, "access log: write failed"), 1U) << err;
   EXPECT_EQ(count_lines_containing(err, "before its response was logged"), 0U) << err;
   ::close(reader);
+}
+
+// A FIFO of one page, with a reader that never reads; full() fills it.
+class StalledFifo {
+ public:
+  explicit StalledFifo(const std::string& path) : path_(path) {
+    if (::mkfifo(path.c_str(), 0600) != 0) return;
+    reader_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (reader_ >= 0) ::fcntl(reader_, F_SETPIPE_SZ, 4096);
+  }
+  ~StalledFifo() {
+    if (reader_ >= 0) ::close(reader_);
+  }
+  bool ok() const { return reader_ >= 0; }
+  void stop_reading_for_good() {
+    ::close(reader_);
+    reader_ = -1;
+  }
+  // Fills the pipe from a writer of the test's own, so the server's next write blocks.
+  bool fill() const {
+    int writer = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (writer < 0) return false;
+    // Byte by byte at the end: a non-blocking write that does not fit whole writes nothing.
+    for (std::size_t chunk : {std::size_t{4096}, std::size_t{64}, std::size_t{1}}) {
+      std::string bytes(chunk, '#');
+      while (::write(writer, bytes.data(), bytes.size()) > 0) {
+      }
+    }
+    bool full = errno == EAGAIN;
+    ::close(writer);
+    return full;
+  }
+
+ private:
+  std::string path_;
+  int reader_ = -1;
+};
+
+// The handler's deadline comes while the error log is stalled: the 503 goes
+// out, and the timeout line it would write cannot hold the process past a
+// second more (not until the parent's backstop, minutes later).
+TEST(StalledLogTest, StalledErrorLogHoldsAProcessOnlyASecondPastItsDeadline) {
+  TempDir dir;
+  StalledFifo errors(dir.path() + "/error.fifo");
+  ASSERT_TRUE(errors.ok()) << std::strerror(errno);
+  ServerProcess server({"--handler", fixture_path("slow.so"), "--handler-timeout", "1", "--error-log",
+                        dir.path() + "/error.fifo"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  ASSERT_TRUE(errors.fill());
+  HttpReply reply = exchange(server.port(), "GET /slow?ms=20000 HTTP/1.0\r\n\r\n", milliseconds(30'000));
+  EXPECT_EQ(reply.status, 503) << reply.summary();
+  // Its line, left to the parent once the process ended: within seconds, not at the backstop.
+  EXPECT_TRUE(eventually(
+      [&] { return count_lines_containing(read_file(server.access_log_path()), "\"GET /slow?ms=20000 HTTP/1.0\" 503") == 1; },
+      milliseconds(10'000)))
+      << read_file(server.access_log_path());
+  EXPECT_EQ(exchange(server.port(), "GET / HTTP/1.0\r\n\r\n").status, 200);
+  ExitStatus stopped = server.stop(milliseconds(15'000));
+  EXPECT_TRUE(stopped.exited && stopped.code == 0) << describe(stopped);
+}
+
+// SIGUSR1 reopens the logs; a FIFO whose reader has gone would hold open()
+// until another came. It is refused instead, and the server goes on.
+TEST(StalledLogTest, ReopeningAFifoNobodyReadsIsRefusedAndTheServerGoesOn) {
+  TempDir dir;
+  StalledFifo access(dir.path() + "/access.fifo");
+  ASSERT_TRUE(access.ok()) << std::strerror(errno);
+  ServerProcess server({"--access-log", dir.path() + "/access.fifo"});
+  ASSERT_TRUE(server.ready()) << server.error();
+  server.write_root_file("a.txt", "abc");
+  EXPECT_EQ(exchange(server.port(), "GET /a.txt HTTP/1.0\r\n\r\n").body, "abc");
+  access.stop_reading_for_good();
+  server.signal(SIGUSR1);
+  EXPECT_TRUE(eventually([&] { return count_lines_containing(server.stderr_text(), "a FIFO that no process reads") >= 1; },
+                         milliseconds(10'000)))
+      << server.stderr_text();
+  EXPECT_EQ(exchange(server.port(), "GET /a.txt HTTP/1.0\r\n\r\n").body, "abc");
+  ExitStatus stopped = server.stop(milliseconds(15'000));
+  EXPECT_TRUE(stopped.exited && stopped.code == 0) << describe(stopped);
 }
 
 }  // namespace
