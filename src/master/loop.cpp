@@ -134,6 +134,9 @@ class MasterLoop {
   }
 
   void reload_ended(HandlerModule::Reload outcome, const std::string& message) {
+    // The new module's init() ran here: a SIGCHLD it set to be ignored would
+    // let children reap themselves and the table kill pids no longer its own.
+    if (outcome == HandlerModule::Reload::Replaced) signals_.restore();
     log_error(message);
     if (outcome == HandlerModule::Reload::Failed || stopping_) return;
     stats().reloads.fetch_add(1, std::memory_order_relaxed);

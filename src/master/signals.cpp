@@ -35,7 +35,11 @@ void MasterSignals::install() {
   ::sigprocmask(SIG_BLOCK, nullptr, &blocked_mask_);
   wait_mask_ = original_mask_;
   for (int sig : kHandledSignals) sigdelset(&wait_mask_, sig);
+  restore();
+}
 
+void MasterSignals::restore() const {
+  ::sigprocmask(SIG_SETMASK, &blocked_mask_, nullptr);
   struct sigaction action {};
   sigfillset(&action.sa_mask);
   auto install = [&action](int sig, void (*handler)(int), int flags) {

@@ -18,6 +18,9 @@ class MasterSignals {
   // SIGCHLD, SIGINT, SIGTERM, SIGUSR1 and SIGHUP are recorded from now on;
   // SIGPIPE is ignored.
   void install();
+  // After a module's init() ran in this process (a reload): its handlers and
+  // mask as install() left them, whatever the module did to them.
+  void restore() const;
 
   // Sleeps until one of `fds` is ready, a signal arrives or `until` passes
   // (none: no timeout at all). Returns ppoll()'s count.

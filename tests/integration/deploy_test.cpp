@@ -131,6 +131,25 @@ TEST_F(DeployTest, ModuleWhoseInitAbortsIsRefusedNamingTheSignal) {
   expect_old_module_kept(*server, "signal 6");
 }
 
+// A reloaded module's init() runs in the parent. One that sets SIGCHLD to be
+// ignored would let children reap themselves, their slots never come free
+// and, past --max-children, nothing be served: the parent undoes it.
+TEST_F(DeployTest, ReloadedModuleThatIgnoresSigchldCannotStopTheParentReaping) {
+  ASSERT_NO_FATAL_FAILURE(rename_into_place(dir, read_file(fixture_path("bad_init.so")), live));
+  server.emplace(std::vector<std::string>{"--handler", live + ":ignore-sigchld", "--max-children", "2"});
+  ASSERT_TRUE(server->ready()) << server->error();
+  install_new_build(fixture_path("bad_init.so"), live);
+  const std::string line = reload(*server);
+  ASSERT_EQ(line.find("keeping the old one"), std::string::npos) << line;
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(exchange(server->port(), "GET / HTTP/1.0\r\n\r\n").body, "bad_init ok") << server->stderr_text();
+  }
+  EXPECT_EQ(count_lines_containing(server->stderr_text(), "killing it"), 0U) << server->stderr_text();
+  server->signal(SIGTERM);
+  ExitStatus status = server->wait_for_exit(milliseconds(20'000));
+  EXPECT_TRUE(status.exited && status.code == 0) << describe(status);
+}
+
 // Exit status 0 from a trial is not a pass: only the trial's own report is.
 TEST_F(DeployTest, ModuleWhoseInitCallsExitIsRefused) {
   ASSERT_NO_FATAL_FAILURE(start("exit"));
