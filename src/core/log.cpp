@@ -223,7 +223,7 @@ void report_loss(LogStream stream, int error, std::uint64_t lost) {
   char* end = message + sizeof message;
   char* out = append_text(message, end, kLogNames[static_cast<int>(stream)]);
   out = append_text(out, end, ": write failed (");
-  const char* description = error == ETIME ? "its reader took no more for 100 ms"  // a bounded write's limit
+  const char* description = error == ETIME ? "its reader took nothing within the writer's time limit"
                                             : ::strerrordesc_np(error);  // a constant string: async-signal-safe
   out = append_text(out, end, description ? description : "unknown error");
   out = append_text(out, end, "); ");
