@@ -1,6 +1,7 @@
 #include "core/log.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/uio.h>
 #include <sys/socket.h>
@@ -251,7 +252,7 @@ namespace {
 // most one such wait a second.
 constexpr long kWriteLimitNs = 100'000'000;
 constexpr std::int64_t kStallPauseNs = 1'000'000'000;
-pid_t g_bounded_pid = 0;
+bool g_bounded = false;  // this process's writes are bounded; a fork's child's are not (atfork)
 timer_t g_write_timer{};
 volatile sig_atomic_t g_write_timer_fired = 0;
 std::int64_t g_stalled_until_ns[kLogStreams] = {};  // the bounded process's own, not shared
@@ -293,7 +294,14 @@ bool bound_log_writes(std::string& error) {
   sigemptyset(&timer_signal);
   sigaddset(&timer_signal, SIGRTMIN);
   ::sigprocmask(SIG_UNBLOCK, &timer_signal, nullptr);
-  g_bounded_pid = ::getpid();
+  // Cleared in every child at fork(), so that no child or worker pays a
+  // getpid() per line to find out it is not the master loop.
+  static const bool cleared_in_children = ::pthread_atfork(nullptr, nullptr, [] { g_bounded = false; }) == 0;
+  if (!cleared_in_children) {
+    error = "log writes cannot be bounded in time (pthread_atfork failed): a log whose reader stops can stall the server";
+    return false;
+  }
+  g_bounded = true;
   return true;
 }
 
@@ -316,7 +324,7 @@ bool begin_bounded_write(LogStream stream, bool bounded) {
 
 bool append_log_line(LogStream stream, int fd, std::string_view line) {
   LogHealth& health = stats().logs[static_cast<int>(stream)];
-  const bool bounded = g_bounded_pid != 0 && ::getpid() == g_bounded_pid;
+  const bool bounded = g_bounded;
   if (!begin_bounded_write(stream, bounded)) return false;
   // Whoever finds the log torn ends the partial line first, in the same write.
   // Exactly 1: any other value is a handler's scribble, not a tear.
