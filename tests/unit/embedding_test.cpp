@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <forkserve/server.hpp>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <thread>
 
@@ -78,20 +79,30 @@ int wait_exit_status(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-TEST(Embedding, ServeRunsTheGivenHandlerWithTheGivenOptionsAndExitsZeroOnSigterm) {
+// Runs `serve_in_child` (which returns the exit status) in a child whose
+// standard output comes back here; returns its pid and its start-up line.
+template <typename ServeInChild>
+std::pair<pid_t, std::string> start_embedded(ServeInChild serve_in_child) {
   int out[2];
-  ASSERT_EQ(::pipe(out), 0);
+  if (::pipe(out) != 0) return {-1, ""};
   pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
   if (pid == 0) {
     ::dup2(out[1], STDOUT_FILENO);
     ::close(out[0]);
     ::close(out[1]);
-    ::_exit(serve({"--host", "127.0.0.1", "--port", "0", "--access-log", "/dev/null"}, Greeter{"hello"}));
+    ::_exit(serve_in_child());
   }
   ::close(out[1]);
-  std::string line = read_until(out[0], [](const std::string& text) { return text.find('\n') != text.npos; });
+  std::string line =
+      pid < 0 ? "" : read_until(out[0], [](const std::string& text) { return text.find('\n') != text.npos; });
   ::close(out[0]);
+  return {pid, line};
+}
+
+TEST(Embedding, ServeRunsTheGivenHandlerWithTheGivenOptionsAndExitsZeroOnSigterm) {
+  auto [pid, line] = start_embedded(
+      [] { return serve({"--host", "127.0.0.1", "--port", "0", "--access-log", "/dev/null"}, Greeter{"hello"}); });
+  ASSERT_GT(pid, 0);
   std::size_t at = line.find(" port ");
   if (line.find("serving HTTP on 127.0.0.1") == line.npos || at == line.npos) {
     ::kill(pid, SIGKILL);
@@ -125,22 +136,13 @@ int count_shared_anonymous_mappings() {
 // A program embedding the server may serve again after serve() returns: what
 // the server mapped for its children is released, not left behind each time.
 TEST(Embedding, ServeReleasesTheMemoryItSharedWithItsChildrenWhenItReturns) {
-  int out[2];
-  ASSERT_EQ(::pipe(out), 0);
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::close(out[0]);
-    ::close(out[1]);
+  auto [pid, line] = start_embedded([] {
     int before = count_shared_anonymous_mappings();
     int status = serve({"--host", "127.0.0.1", "--port", "0", "--access-log", "/dev/null"}, Greeter{"hi"});
     int after = count_shared_anonymous_mappings();
-    ::_exit(status != 0 ? 1 : before < 0 || after != before ? 3 : 0);
-  }
-  ::close(out[1]);
-  std::string line = read_until(out[0], [](const std::string& text) { return text.find('\n') != text.npos; });
-  ::close(out[0]);
+    return status != 0 ? 1 : before < 0 || after != before ? 3 : 0;
+  });
+  ASSERT_GT(pid, 0);
   EXPECT_NE(line.find("serving HTTP on 127.0.0.1"), line.npos) << line;
   ::kill(pid, SIGTERM);
   EXPECT_EQ(wait_exit_status(pid), 0) << "3: a shared mapping was left behind after serve() returned";
