@@ -22,6 +22,18 @@
 # less. Each ab run opens a new connection per request (no -k).
 set -Eeuo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Awk functions the report tables share: the median of list[1..count] ("-"
+# for none), whether a field holds a number, and a field printed or "-".
+report_functions='
+  function median(list, count,    i, j, t, a) {
+    if (count == 0) return "-"
+    for (i = 1; i <= count; i++) a[i] = list[i]
+    for (i = 2; i <= count; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return count % 2 ? a[(count + 1) / 2] : (a[count / 2] + a[count / 2 + 1]) / 2
+  }
+  function number(x) { return x != "-" && x != "" }
+  function show(x, format) { return x == "-" ? "-" : sprintf(format, x) }
+'
 . "$root/scripts/deps.sh"
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -494,15 +506,7 @@ handler_state_round() {
     "server (the arena: its shared memory, mapped but not counted in RSS until touched); fork() in µs (median of 100, a process holding the same state): the call alone, and" \
     "fork + child's exit + waitpid, after the server's make_parent_cheap_to_fork() and, in brackets, before it."
   echo
-  awk -F'\t' -v empty="$empty" -v memory="$memory" '
-    function median(list, count,    i, j, t, a) {
-      if (count == 0) return "-"
-      for (i = 1; i <= count; i++) a[i] = list[i]
-      for (i = 2; i <= count; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-      return count % 2 ? a[(count + 1) / 2] : (a[count / 2] + a[count / 2 + 1]) / 2
-    }
-    function number(x) { return x != "-" && x != "" }
-    function show(x, format) { return x == "-" ? "-" : sprintf(format, x) }
+  awk -F'\t' -v empty="$empty" -v memory="$memory" "$report_functions"'
     function mib(kib) { return number(kib) ? sprintf("%.0f", kib / 1024) : "-" }
     FILENAME == memory { rss[$1] = $2; shm[$1] = $3; huge[$1] = $4; split($5, f, " ")
                           lat[$1] = number(f[3]) ? f[3] " (" f[1] ")" : "-"
@@ -670,15 +674,7 @@ echo "Medians over the rounds; ×fork_min is the median of each round's ratio to
   "and in brackets the most of those that had exited but were not yet reaped (/proc sampled every" \
   "${sample_interval_ms} ms; a pre-forked pool shows its size)."
 echo
-awk -F'\t' '
-  function median(list, count,    i, j, t, a) {
-    if (count == 0) return "-"
-    for (i = 1; i <= count; i++) a[i] = list[i]
-    for (i = 2; i <= count; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-    return count % 2 ? a[(count + 1) / 2] : (a[count / 2] + a[count / 2 + 1]) / 2
-  }
-  function number(x) { return x != "-" && x != "" }
-  function show(x, format) { return x == "-" ? "-" : sprintf(format, x) }
+awk -F'\t' "$report_functions"'
   FNR == NR { order[++targets] = $0; next }
   {
     round = $1; label = $2; c = $3
@@ -758,13 +754,7 @@ if [ -s "$large_results" ]; then
     "brackets the median of each round's ratio to nginx in that round (above 1: faster than nginx)."
   echo
   printf '%s\n' "${large_ready[@]}" >"$tmp/large-servers.txt"
-  awk -F'\t' '
-    function median(list, count,    i, j, t, a) {
-      if (count == 0) return "-"
-      for (i = 1; i <= count; i++) a[i] = list[i]
-      for (i = 2; i <= count; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-      return count % 2 ? a[(count + 1) / 2] : (a[count / 2] + a[count / 2 + 1]) / 2
-    }
+  awk -F'\t' "$report_functions"'
     FNR == NR { order[++nservers] = $0; next }
     {
       if ($1 > rounds) rounds = $1
