@@ -214,8 +214,8 @@ bool write_access_line(int access_log_fd, std::string_view line, int status, uns
   }
   g_alarm.logging = 1;
   append_log_line(LogStream::Access, access_log_fd, line);
-  g_alarm.logging = 0;
   if (g_record != nullptr) g_record->pending.store(0, std::memory_order_release);
+  g_alarm.logging = 0;  // after: an alarm in between must not leave the written line to the parent
   return true;
 }
 

@@ -285,11 +285,16 @@ bool bound_log_writes(std::string& error) {
   sigevent event{};
   event.sigev_notify = SIGEV_SIGNAL;
   event.sigev_signo = SIGRTMIN;
-  if (::sigaction(SIGRTMIN, &action, nullptr) != 0 || ::timer_create(CLOCK_MONOTONIC, &event, &g_write_timer) != 0) {
+  // Called again after a module's init() ran here (a reload): the handler and
+  // the mask as they must be, the timer made once.
+  static bool timer_made = false;
+  if (::sigaction(SIGRTMIN, &action, nullptr) != 0 ||
+      (!timer_made && ::timer_create(CLOCK_MONOTONIC, &event, &g_write_timer) != 0)) {
     error = std::string("log writes cannot be bounded in time (") + std::strerror(errno) +
             "): a log whose reader stops can stall the server";
     return false;
   }
+  timer_made = true;
   sigset_t timer_signal;  // a mask inherited with it blocked would void the limit
   sigemptyset(&timer_signal);
   sigaddset(&timer_signal, SIGRTMIN);

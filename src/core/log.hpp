@@ -103,7 +103,8 @@ bool append_log_line(LogStream stream, int fd, std::string_view line);
 
 // From now on this process (the master loop, which must never block) gives
 // up a log write after 100 ms, counting the line lost, and then leaves that
-// log alone for a second. Uses SIGRTMIN. False (and `error`) if it cannot.
+// log alone for a second. Uses SIGRTMIN; call again after code that may have
+// changed its handler or mask (a module's init()). False (and `error`) if it cannot.
 bool bound_log_writes(std::string& error);
 
 // For a process ending in the middle of writing a line (its deadline came

@@ -134,9 +134,12 @@ class MasterLoop {
   }
 
   void reload_ended(HandlerModule::Reload outcome, const std::string& message) {
-    // The new module's init() ran here: a SIGCHLD it set to be ignored would
-    // let children reap themselves and the table kill pids no longer its own.
-    if (outcome == HandlerModule::Reload::Replaced) signals_.restore();
+    // A new module's init() may have run here (also when it then failed): a
+    // SIGCHLD it set to be ignored would let children reap themselves and the
+    // table kill pids no longer its own; a SIGRTMIN it took would unbound log writes.
+    signals_.restore();
+    std::string error;
+    if (!bound_log_writes(error)) log_error(error);
     log_error(message);
     if (outcome == HandlerModule::Reload::Failed || stopping_) return;
     stats().reloads.fetch_add(1, std::memory_order_relaxed);

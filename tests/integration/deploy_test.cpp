@@ -136,7 +136,7 @@ TEST_F(DeployTest, ModuleWhoseInitAbortsIsRefusedNamingTheSignal) {
 // and, past --max-children, nothing be served: the parent undoes it.
 TEST_F(DeployTest, ReloadedModuleThatIgnoresSigchldCannotStopTheParentReaping) {
   ASSERT_NO_FATAL_FAILURE(rename_into_place(dir, read_file(fixture_path("bad_init.so")), live));
-  server.emplace(std::vector<std::string>{"--handler", live + ":ignore-sigchld", "--max-children", "2"});
+  server.emplace(std::vector<std::string>{"--handler", live + ":ignore-signals", "--max-children", "2"});
   ASSERT_TRUE(server->ready()) << server->error();
   install_new_build(fixture_path("bad_init.so"), live);
   const std::string line = reload(*server);

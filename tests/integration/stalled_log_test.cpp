@@ -63,6 +63,7 @@ class StalledFifo {
     if (reader_ >= 0) ::close(reader_);
   }
   bool ok() const { return reader_ >= 0; }
+  int fd() const { return reader_; }
   void stop_reading_for_good() {
     ::close(reader_);
     reader_ = -1;
@@ -128,6 +129,36 @@ TEST(StalledLogTest, ReopeningAFifoNobodyReadsIsRefusedAndTheServerGoesOn) {
   EXPECT_EQ(exchange(server.port(), "GET /a.txt HTTP/1.0\r\n\r\n").body, "abc");
   ExitStatus stopped = server.stop(milliseconds(15'000));
   EXPECT_TRUE(stopped.exited && stopped.code == 0) << describe(stopped);
+}
+
+// A reloaded module's init() runs in the parent and may take SIGRTMIN, the
+// signal that cuts the parent's log writes short: the parent takes it back.
+TEST(StalledLogTest, ReloadedModuleCannotUnboundTheParentsLogWrites) {
+  TempDir dir;
+  const std::string fifo = dir.path() + "/error.fifo";
+  StalledFifo errors(fifo);
+  ASSERT_TRUE(errors.ok()) << std::strerror(errno);
+  const std::string live = dir.path() + "/live.so";
+  install_new_build(fixture_path("bad_init.so"), live);
+  ServerProcess server({"--handler", live + ":ignore-signals", "--error-log", fifo});
+  ASSERT_TRUE(server.ready()) << server.error();
+  install_new_build(fixture_path("bad_init.so"), live);
+  server.signal(SIGHUP);
+  std::string said;  // the error log so far, read from the FIFO
+  EXPECT_TRUE(eventually(
+      [&] {
+        char buffer[4096];
+        ssize_t n = ::read(errors.fd(), buffer, sizeof buffer);
+        if (n > 0) said.append(buffer, static_cast<std::size_t>(n));
+        return said.find("SIGHUP") != std::string::npos;
+      },
+      milliseconds(10'000)))
+      << said;
+  ASSERT_TRUE(errors.fill());
+  server.signal(SIGHUP);  // its line meets the full log
+  EXPECT_EQ(exchange(server.port(), "GET / HTTP/1.0\r\n\r\n").body, "bad_init ok");
+  ExitStatus stopped = server.stop(milliseconds(15'000));
+  EXPECT_TRUE(stopped.exited && stopped.code == 0) << "the parent hung on its error log: " << describe(stopped);
 }
 
 }  // namespace
